@@ -6,4 +6,3 @@ pub mod def;
 
 pub use codec::DecodeError;
 pub use def::{ColumnDef, Replicated, SchemaDef, TableDef};
-pub use replgen_macros::Replicated;
