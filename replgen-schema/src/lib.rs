@@ -1,1 +1,155 @@
+//! The one schema model of replgen: parse `schema.yaml`, validate it (collecting every problem,
+//! each with file:line:column), and resolve column types. Shared by the `replgen` generator and
+//! the `#[derive(Replicated)]` macro.
 
+mod names;
+mod types;
+mod validate;
+mod yaml;
+
+use std::fmt;
+use std::path::Path;
+
+pub use names::{
+    parse_table_name, quote_ident, rust_field_name, rust_field_names, rust_struct_name,
+};
+pub use types::{BaseType, SqlType};
+
+/// The replicated layout described by one schema.yaml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    pub schema_version: u32,
+    /// Sorted by id.
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub id: u32,
+    /// The PostgreSQL schema; `public` when the name is not qualified.
+    pub schema: String,
+    /// The table's exact name (unquoted).
+    pub name: String,
+    /// The name as schema.yaml writes it.
+    pub written_name: String,
+    pub columns: Vec<Column>,
+    /// Indexes into `columns`, in key order.
+    pub key: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub sql_type: SqlType,
+    pub nullable: bool,
+}
+
+/// One problem in a schema file, located at the offending node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+/// Every problem found in a schema file, in file order; displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaErrors(pub Vec<SchemaError>);
+
+impl fmt::Display for SchemaErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SchemaErrors {}
+
+/// Reads, parses and validates a schema file. Errors name the file as `path` displays.
+pub fn load(path: &Path) -> Result<Schema, SchemaErrors> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(src) => parse_str(&src, &file),
+        Err(e) => Err(SchemaErrors(vec![SchemaError {
+            file,
+            line: 0,
+            column: 0,
+            message: format!("cannot read the schema file: {e}"),
+        }])),
+    }
+}
+
+/// Parses and validates schema.yaml text; `file` is the name used in error messages.
+pub fn parse_str(src: &str, file: &str) -> Result<Schema, SchemaErrors> {
+    validate::parse(src, file)
+}
+
+impl Table {
+    /// The key columns, in key order.
+    pub fn key_columns(&self) -> impl Iterator<Item = &Column> + '_ {
+        self.key.iter().map(|&i| &self.columns[i])
+    }
+
+    /// `"schema"."name"`, quoted for SQL.
+    pub fn qualified_sql(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+impl Schema {
+    /// A stable sha256 (hex) of the resolved layout: table ids, schemas, names, column names,
+    /// canonical types, nullability and keys. The canonical text is versioned and never changes.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut text = String::from("replgen layout 1\n");
+        for t in &self.tables {
+            text.push_str(&format!("table\t{}\t{}\t{}\n", t.id, t.schema, t.name));
+            for c in &t.columns {
+                text.push_str(&format!(
+                    "column\t{}\t{}\t{}\n",
+                    c.name,
+                    c.sql_type.ddl(),
+                    if c.nullable { "null" } else { "not null" }
+                ));
+            }
+            text.push_str("key");
+            for c in t.key_columns() {
+                text.push('\t');
+                text.push_str(&c.name);
+            }
+            text.push('\n');
+        }
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// The table that `written` names (as schema.yaml writes names: `artist`, `public.artist`,
+    /// `musicbrainz.artist`, `"Odd.Name"`).
+    pub fn table_by_name(&self, written: &str) -> Option<&Table> {
+        let (schema, name) = parse_table_name(written).ok()?;
+        self.tables
+            .iter()
+            .find(|t| t.schema == schema && t.name == name)
+    }
+
+    pub fn table_by_id(&self, id: u32) -> Option<&Table> {
+        self.tables.iter().find(|t| t.id == id)
+    }
+}

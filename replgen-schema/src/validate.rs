@@ -1,0 +1,449 @@
+//! From the YAML tree to a validated [`Schema`], collecting every problem with its position.
+
+use std::collections::BTreeMap;
+
+use crate::names::{check_identifier, parse_table_name};
+use crate::yaml::{self, Kind, Node, Pos};
+use crate::{Column, Schema, SchemaError, SchemaErrors, SqlType, Table};
+
+struct Ctx<'a> {
+    file: &'a str,
+    errors: Vec<SchemaError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, pos: Pos, message: impl Into<String>) {
+        self.errors.push(SchemaError {
+            file: self.file.to_string(),
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+        });
+    }
+
+    /// The mapping's entries by key, reporting unknown and repeated keys and non-string keys.
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<BTreeMap<&'n str, &'n Node>> {
+        let pairs = match &node.kind {
+            Kind::Map(pairs) => pairs,
+            Kind::Unsupported(m) => {
+                self.err(node.pos, *m);
+                return None;
+            }
+            _ => {
+                self.err(
+                    node.pos,
+                    format!("{what} must be a mapping, found {}", node.describe()),
+                );
+                return None;
+            }
+        };
+        let mut out = BTreeMap::new();
+        for (k, v) in pairs {
+            let Some(key) = k.as_str().filter(|_| matches!(k.kind, Kind::Scalar { .. })) else {
+                self.err(k.pos, format!("{what}: keys must be plain names"));
+                continue;
+            };
+            if !allowed.contains(&key) {
+                self.err(
+                    k.pos,
+                    format!(
+                        "{what}: unknown key \"{key}\" (expected one of: {})",
+                        allowed.join(", ")
+                    ),
+                );
+                continue;
+            }
+            if out.insert(key, v).is_some() {
+                self.err(k.pos, format!("{what}: key \"{key}\" is given twice"));
+            }
+        }
+        Some(out)
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            Kind::Unsupported(m) => {
+                self.err(node.pos, *m);
+                None
+            }
+            Kind::Scalar { .. } if !node.is_null() => node.as_str().map(str::to_string),
+            _ => {
+                self.err(
+                    node.pos,
+                    format!("{what} must be a string, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+}
+
+pub(crate) fn parse(src: &str, file: &str) -> Result<Schema, SchemaErrors> {
+    let mut cx = Ctx {
+        file,
+        errors: Vec::new(),
+    };
+    let root = match yaml::parse(src) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            cx.err(
+                Pos { line: 1, column: 1 },
+                "the schema file is empty; it needs schema_version and tables",
+            );
+            return Err(SchemaErrors(cx.errors));
+        }
+        Err(e) => {
+            cx.err(e.pos, e.message);
+            return Err(SchemaErrors(cx.errors));
+        }
+    };
+    let schema = top(&mut cx, &root);
+    if cx.errors.is_empty() {
+        Ok(schema.expect("valid schema"))
+    } else {
+        cx.errors.sort_by_key(|e| (e.line, e.column));
+        Err(SchemaErrors(cx.errors))
+    }
+}
+
+fn top(cx: &mut Ctx, root: &Node) -> Option<Schema> {
+    let f = cx.fields(root, "the schema file", &["schema_version", "tables"])?;
+    let version = match f.get("schema_version") {
+        None => {
+            cx.err(
+                root.pos,
+                "schema_version is missing (add `schema_version: 1`)",
+            );
+            None
+        }
+        Some(v) => match v.as_int() {
+            Some(n) if (1..=i32::MAX as i128).contains(&n) => Some(n as u32),
+            Some(n) => {
+                cx.err(
+                    v.pos,
+                    format!(
+                        "schema_version must be at least 1 and fit a 32-bit integer, found {n}"
+                    ),
+                );
+                None
+            }
+            None => {
+                cx.err(
+                    v.pos,
+                    format!("schema_version must be an integer, found {}", v.describe()),
+                );
+                None
+            }
+        },
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    match f.get("tables") {
+        None => cx.err(root.pos, "tables is missing; list at least one table"),
+        Some(node) => match &node.kind {
+            Kind::Seq(items) if items.is_empty() => {
+                cx.err(node.pos, "tables is empty; list at least one table")
+            }
+            Kind::Seq(items) => {
+                for item in items {
+                    entries.extend(table(cx, item));
+                }
+            }
+            Kind::Scalar { .. } if node.is_null() => {
+                cx.err(node.pos, "tables is empty; list at least one table")
+            }
+            Kind::Unsupported(m) => cx.err(node.pos, *m),
+            _ => cx.err(
+                node.pos,
+                format!("tables must be a list, found {}", node.describe()),
+            ),
+        },
+    }
+    // Cross-table checks: ids and resolved names are unique (checked on invalid entries too).
+    let mut ids: BTreeMap<u32, String> = BTreeMap::new();
+    let mut names: BTreeMap<(String, String), String> = BTreeMap::new();
+    for e in &entries {
+        let written = e.name.as_ref().map(|n| n.2.clone());
+        if let Some((id, pos)) = e.id {
+            if let Some(first) = ids.get(&id) {
+                cx.err(pos, format!("table id {id} is already used by {first}"));
+            } else {
+                ids.insert(
+                    id,
+                    written
+                        .as_ref()
+                        .map(|w| format!("table \"{w}\""))
+                        .unwrap_or("another table".into()),
+                );
+            }
+        }
+        if let Some((schema, name, written, pos)) = &e.name {
+            let key = (schema.clone(), name.clone());
+            if let Some(first) = names.get(&key) {
+                cx.err(*pos, format!("table \"{written}\" is listed twice (also as \"{first}\"); table names must be unique"));
+            } else {
+                names.insert(key, written.clone());
+            }
+        }
+    }
+    let version = version?;
+    let mut tables: Vec<Table> = entries.into_iter().filter_map(|e| e.table).collect();
+    tables.sort_by_key(|t| t.id);
+    Some(Schema {
+        schema_version: version,
+        tables,
+    })
+}
+
+/// What cross-table checks need of a table entry, valid or not.
+struct Entry {
+    table: Option<Table>,
+    id: Option<(u32, Pos)>,
+    /// (schema, name, written, position of the name)
+    name: Option<(String, String, String, Pos)>,
+}
+
+/// A table entry: the validated table when it is valid, and its id and name when they are.
+fn table(cx: &mut Ctx, node: &Node) -> Option<Entry> {
+    let peek = match &node.kind {
+        Kind::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("name"))
+            .and_then(|(_, v)| v.as_str()),
+        _ => None,
+    };
+    let what = match peek {
+        Some(n) => format!("table \"{n}\""),
+        None => "table".to_string(),
+    };
+    let f = cx.fields(node, &what, &["id", "name", "key", "columns"])?;
+    let before = cx.errors.len();
+    let name_node = f.get("name").copied();
+    let written = match name_node {
+        None => {
+            cx.err(node.pos, "table: name is missing");
+            None
+        }
+        Some(n) => cx.string(n, "table name"),
+    };
+    let label = match &written {
+        Some(w) => format!("table \"{w}\""),
+        None => "table".to_string(),
+    };
+    let mut resolved = None;
+    if let (Some(w), Some(n)) = (&written, name_node) {
+        match parse_table_name(w) {
+            Ok((schema, name)) => {
+                let mut ok = true;
+                if let Err(e) = check_identifier(&schema) {
+                    cx.err(n.pos, format!("{label}: schema name {e}"));
+                    ok = false;
+                }
+                if let Err(e) = check_identifier(&name) {
+                    cx.err(n.pos, format!("{label}: table name {e}"));
+                    ok = false;
+                }
+                if ok {
+                    resolved = Some((schema, name));
+                }
+            }
+            Err(e) => cx.err(n.pos, format!("{label}: {e}")),
+        }
+    }
+    let id = match f.get("id") {
+        None => {
+            cx.err(
+                node.pos,
+                format!("{label}: id is missing (every table needs a stable numeric id)"),
+            );
+            None
+        }
+        Some(v) => match v.as_int() {
+            Some(n) if (1..=i32::MAX as i128).contains(&n) => Some((n as u32, v.pos)),
+            Some(n) => {
+                cx.err(
+                    v.pos,
+                    format!("{label}: id {n} is out of range; ids go from 1 to 2147483647"),
+                );
+                None
+            }
+            None => {
+                cx.err(
+                    v.pos,
+                    format!("{label}: id must be an integer, found {}", v.describe()),
+                );
+                None
+            }
+        },
+    };
+    // Columns.
+    let mut columns: Vec<Column> = Vec::new();
+    let mut col_pos: Vec<Pos> = Vec::new();
+    match f.get("columns") {
+        None => cx.err(node.pos, format!("{label}: columns is missing")),
+        Some(cn) => match &cn.kind {
+            Kind::Seq(items) if items.is_empty() => {
+                cx.err(cn.pos, format!("{label}: columns is empty"))
+            }
+            Kind::Seq(items) => {
+                for item in items {
+                    if let Some(c) = column(cx, item, &label) {
+                        if let Some(i) = columns.iter().position(|o| o.name == c.name) {
+                            cx.err(
+                                item.pos,
+                                format!(
+                                    "{label}: column \"{}\" is listed twice (first at line {})",
+                                    c.name, col_pos[i].line
+                                ),
+                            );
+                            continue;
+                        }
+                        columns.push(c);
+                        col_pos.push(item.pos);
+                    }
+                }
+            }
+            Kind::Scalar { .. } if cn.is_null() => {
+                cx.err(cn.pos, format!("{label}: columns is empty"))
+            }
+            Kind::Unsupported(m) => cx.err(cn.pos, *m),
+            _ => cx.err(
+                cn.pos,
+                format!("{label}: columns must be a list, found {}", cn.describe()),
+            ),
+        },
+    }
+    // Key.
+    let mut key: Vec<usize> = Vec::new();
+    let columns_ok = cx.errors.len() == before;
+    match f.get("key") {
+        None => match columns.iter().position(|c| c.name == "id") {
+            Some(i) => {
+                key.push(i);
+                if columns[i].nullable {
+                    cx.err(col_pos[i], format!("{label}: key column \"id\" is nullable; key columns must be NOT NULL"));
+                }
+            }
+            None if columns_ok => cx.err(
+                node.pos,
+                format!("{label} has no key: it has no column \"id\"; add `key: [...]` naming its primary key columns"),
+            ),
+            None => {}
+        },
+        Some(kn) => match &kn.kind {
+            Kind::Seq(items) if items.is_empty() => {
+                cx.err(kn.pos, format!("{label} has no key; replgen needs a primary key to identify rows"))
+            }
+            Kind::Scalar { .. } if kn.is_null() => {
+                cx.err(kn.pos, format!("{label} has no key; replgen needs a primary key to identify rows"))
+            }
+            Kind::Seq(items) => {
+                for item in items {
+                    let Some(kname) = cx.string(item, &format!("{label}: key column")) else { continue };
+                    match columns.iter().position(|c| c.name == kname) {
+                        None => {
+                            if columns_ok {
+                                cx.err(item.pos, format!("{label}: key column \"{kname}\" is not among its columns"))
+                            }
+                        }
+                        Some(i) if key.contains(&i) => {
+                            cx.err(item.pos, format!("{label}: key column \"{kname}\" is listed twice"))
+                        }
+                        Some(i) => {
+                            if columns[i].nullable {
+                                cx.err(
+                                    item.pos,
+                                    format!("{label}: key column \"{kname}\" is nullable; key columns must be NOT NULL"),
+                                );
+                            }
+                            key.push(i);
+                        }
+                    }
+                }
+            }
+            Kind::Unsupported(m) => cx.err(kn.pos, *m),
+            _ => cx.err(kn.pos, format!("{label}: key must be a list of column names, e.g. [id]")),
+        },
+    }
+    let name = match (&resolved, &written, name_node) {
+        (Some((s, n)), Some(w), Some(node)) => Some((s.clone(), n.clone(), w.clone(), node.pos)),
+        _ => None,
+    };
+    let table = match (cx.errors.len() == before, resolved, id, written) {
+        (true, Some((schema, name)), Some((id, _)), Some(written_name)) => Some(Table {
+            id,
+            schema,
+            name,
+            written_name,
+            columns,
+            key,
+        }),
+        _ => None,
+    };
+    Some(Entry { table, id, name })
+}
+
+fn column(cx: &mut Ctx, node: &Node, table: &str) -> Option<Column> {
+    let f = cx.fields(
+        node,
+        &format!("{table}: column"),
+        &["name", "type", "nullable"],
+    )?;
+    let before = cx.errors.len();
+    let name = match f.get("name") {
+        None => {
+            cx.err(node.pos, format!("{table}: column name is missing"));
+            None
+        }
+        Some(n) => cx
+            .string(n, &format!("{table}: column name"))
+            .and_then(|s| match check_identifier(&s) {
+                Ok(()) => Some(s),
+                Err(e) => {
+                    cx.err(n.pos, format!("{table}: column name {s:?} {e}"));
+                    None
+                }
+            }),
+    };
+    let label = match &name {
+        Some(n) => format!("{table}: column \"{n}\""),
+        None => format!("{table}: column"),
+    };
+    let sql_type = match f.get("type") {
+        None => {
+            cx.err(node.pos, format!("{label}: type is missing"));
+            None
+        }
+        Some(t) => cx
+            .string(t, &format!("{label}: type"))
+            .and_then(|s| match SqlType::parse(&s) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    cx.err(t.pos, format!("{label}: {e}"));
+                    None
+                }
+            }),
+    };
+    let nullable = match f.get("nullable") {
+        None => false,
+        Some(v) => match v.as_bool() {
+            Some(b) => b,
+            None => {
+                cx.err(v.pos, format!("{label}: nullable must be true or false"));
+                false
+            }
+        },
+    };
+    if cx.errors.len() != before {
+        return None;
+    }
+    Some(Column {
+        name: name?,
+        sql_type: sql_type?,
+        nullable,
+    })
+}
