@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod def;
+pub mod types;
 
 pub use codec::DecodeError;
 pub use def::{ColumnDef, Replicated, SchemaDef, TableDef};
