@@ -1,0 +1,214 @@
+//! Full exports aligned with the packet sequence: a cut and a copy of every replicated table in
+//! one snapshot, so "export N" holds every change up to and including packet N.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use postgres::{IsolationLevel, Transaction};
+
+use crate::db::{self, LOCK_CUT};
+use crate::dump::{prepare_cut, publish_cut, Master, TMP_DIR};
+use crate::error::{Context, Error, Result};
+use crate::fsutil::{self, HashingWriter};
+use crate::manifest::{Manifest, TableFile};
+use crate::sql;
+
+/// What one export published.
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    pub serial: u64,
+    pub tables: usize,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub path: String,
+    /// The packet cut together with the export, if there were pending changes.
+    pub cut: Option<u64>,
+}
+
+/// How many finished exports stay on disk (the index lists the newest).
+const EXPORTS_KEPT: i64 = 2;
+
+fn export_dir_name(serial: u64, created: &str) -> String {
+    let stamp: String = created.chars().filter(|c| c.is_ascii_digit() || *c == 'T').take(15).collect();
+    format!("export-{serial:09}-{stamp}Z")
+}
+
+impl Master {
+    /// Cuts pending changes into packet N (if any) and exports every table as of that cut.
+    pub fn export(&mut self) -> Result<ExportSummary> {
+        let started = Instant::now();
+        db::lock(&mut self.client, LOCK_CUT)?;
+        let result = self.export_locked(started);
+        let unlock = db::unlock(&mut self.client, LOCK_CUT);
+        let summary = result?;
+        unlock?;
+        Ok(summary)
+    }
+
+    fn export_locked(&mut self, started: Instant) -> Result<ExportSummary> {
+        let (schema, opts) = (self.schema, self.opts.clone());
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(false)
+            .start()
+            .context(|| "cannot begin the export".into())?;
+        let cut = prepare_cut(&mut tx, schema, &opts)?;
+        let serial = match &cut {
+            Some(c) => c.entry.serial,
+            None => {
+                let last: i64 = tx
+                    .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
+                    .context(|| "cannot read replgen.cuts".into())?
+                    .get(0);
+                last as u64
+            }
+        };
+        let created = db::now_utc(&mut tx)?;
+        let name = export_dir_name(serial, &created);
+        let tmp_dir = opts.out.join(TMP_DIR).join(&name);
+        fsutil::create_dirs(&tmp_dir).context(|| format!("cannot create {}", tmp_dir.display()))?;
+        let mut manifest = Manifest {
+            serial,
+            schema_version: schema.version,
+            fingerprint: schema.fingerprint.to_string(),
+            created: created.clone(),
+            tables: Vec::new(),
+        };
+        for table in schema.tables {
+            let file_name = format!("table-{}.copy.gz", table.id);
+            let (sha256, size, rows) = export_table(&mut tx, table, &tmp_dir.join(&file_name), opts.compression)?;
+            manifest.tables.push(TableFile { id: table.id, name: table.display_name(), path: file_name, size, sha256, rows });
+        }
+        let manifest_bytes = manifest.to_xml();
+        let manifest_path = tmp_dir.join("manifest.xml");
+        fsutil::write_atomic(&manifest_path, &manifest_bytes).context(|| format!("cannot write {}", manifest_path.display()))?;
+        fsutil::sync_dir(&tmp_dir).context(|| format!("cannot sync {}", tmp_dir.display()))?;
+        let (sha256, size) = fsutil::hash_file(&manifest_path).context(|| format!("cannot read {}", manifest_path.display()))?;
+        let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+        let bytes: u64 = manifest.tables.iter().map(|t| t.size).sum::<u64>() + size;
+        let rel = format!("exports/{name}/manifest.xml");
+        tx.execute(
+            "INSERT INTO replgen.exports (serial, created, path, bytes, sha256, rows, schema_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (serial) DO UPDATE SET created = EXCLUDED.created, path = EXCLUDED.path, \
+             bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, rows = EXCLUDED.rows",
+            &[&(serial as i64), &created, &rel, &(size as i64), &sha256, &(rows as i64), &(schema.version as i32)],
+        )
+        .context(|| "cannot record the export".into())?;
+        tx.commit().context(|| "cannot commit the export".into())?;
+        let cut_serial = cut.as_ref().map(|c| c.entry.serial);
+        if let Some(cut) = cut {
+            publish_cut(&opts.out, cut)?;
+        }
+        let final_dir = opts.out.join("exports").join(&name);
+        fsutil::publish(&tmp_dir, &final_dir).context(|| format!("cannot publish {}", final_dir.display()))?;
+        self.write_index()?;
+        self.prune_exports()?;
+        Ok(ExportSummary {
+            serial,
+            tables: manifest.tables.len(),
+            rows,
+            bytes,
+            seconds: started.elapsed().as_secs_f64(),
+            path: rel,
+            cut: cut_serial,
+        })
+    }
+
+    /// Deletes exports older than the newest few, from disk and from replgen.exports.
+    fn prune_exports(&mut self) -> Result<()> {
+        let old = self
+            .client
+            .query("SELECT serial, path FROM replgen.exports ORDER BY serial DESC OFFSET $1", &[&EXPORTS_KEPT])
+            .context(|| "cannot read replgen.exports".into())?;
+        for row in old {
+            let serial: i64 = row.get(0);
+            let path: String = row.get(1);
+            if let Some(dir) = self.opts.out.join(&path).parent() {
+                if dir.is_dir() {
+                    fs::remove_dir_all(dir).context(|| format!("cannot delete the old export {}", dir.display()))?;
+                }
+            }
+            self.client
+                .execute("DELETE FROM replgen.exports WHERE serial = $1", &[&serial])
+                .context(|| "cannot prune replgen.exports".into())?;
+        }
+        Ok(())
+    }
+}
+
+/// Publishes exports that committed but whose folder was still temporary when a process died.
+pub(crate) fn recover_exports(master: &mut Master) -> Result<()> {
+    let rows = master
+        .client
+        .query("SELECT serial, path, sha256 FROM replgen.exports ORDER BY serial DESC LIMIT $1", &[&EXPORTS_KEPT])
+        .context(|| "cannot read replgen.exports".into())?;
+    for row in rows {
+        let serial: i64 = row.get(0);
+        let path: String = row.get(1);
+        let sha: String = row.get(2);
+        let final_manifest = master.opts.out.join(&path);
+        if final_manifest.exists() {
+            continue;
+        }
+        let dir_name = Path::new(&path).parent().and_then(|p| p.file_name()).map(|n| n.to_owned());
+        let Some(dir_name) = dir_name else { continue };
+        let tmp_dir = master.opts.out.join(TMP_DIR).join(&dir_name);
+        let intact = fsutil::hash_file(&tmp_dir.join("manifest.xml")).map(|(s, _)| s == sha).unwrap_or(false);
+        if !intact {
+            return Err(Error::Refused(format!(
+                "export {serial} was committed but its folder is missing; run `export` again"
+            )));
+        }
+        let final_dir = final_manifest.parent().expect("a manifest has a folder").to_path_buf();
+        fsutil::publish(&tmp_dir, &final_dir).context(|| format!("cannot publish {}", final_dir.display()))?;
+    }
+    Ok(())
+}
+
+fn export_table(
+    tx: &mut Transaction,
+    table: &crate::def::TableDef,
+    path: &Path,
+    level: u32,
+) -> Result<(String, u64, u64)> {
+    let io_ctx = || format!("cannot write {}", path.display());
+    let file = File::create(path).context(io_ctx)?;
+    let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut gz = GzEncoder::new(hashing, Compression::new(level.min(9)));
+    let mut reader = tx
+        .copy_out(&sql::for_table("export_table", table))
+        .context(|| format!("cannot read {}", table.display_name()))?;
+    let mut counter = LineCounter { inner: &mut gz, lines: 0 };
+    std::io::copy(&mut reader, &mut counter).context(|| format!("while exporting {}", table.display_name()))?;
+    let rows = counter.lines;
+    let hashing = gz.finish().context(io_ctx)?;
+    let (buffered, sha256, size) = hashing.finish();
+    let file = buffered.into_inner().map_err(|e| e.into_error()).context(io_ctx)?;
+    file.sync_all().context(io_ctx)?;
+    Ok((sha256, size, rows))
+}
+
+struct LineCounter<W> {
+    inner: W,
+    lines: u64,
+}
+
+impl<W: Write> Write for LineCounter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
