@@ -95,6 +95,14 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         interval: Duration,
     },
+    /// Compares every replicated table of two databases (a master and a replica, say).
+    Compare {
+        #[command(flatten)]
+        db: DbArg,
+        /// The other database.
+        #[arg(long)]
+        replica: String,
+    },
     /// Prints the replica's position and, with --from, how far behind the feed it is.
     Status {
         #[command(flatten)]
@@ -238,6 +246,21 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             }
         }
         Command::Status { db, from, json } => status(&db.db, from.as_deref(), json),
+        Command::Compare { db, replica } => {
+            let report = crate::compare::compare(&db.db, &replica, schema)?;
+            for d in &report.differences {
+                println!(
+                    "table {} differs: {} rows on the first database, {} on the second",
+                    d.table, d.first_rows, d.second_rows
+                );
+            }
+            if report.differences.is_empty() {
+                println!("replica identical: {} tables, {} rows", report.tables, report.rows);
+                Ok(())
+            } else {
+                Err(Error::Refused(format!("{} of {} tables differ", report.differences.len(), report.tables)))
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod codec;
+pub mod compare;
 pub mod db;
 pub mod def;
 pub mod dump;
@@ -20,4 +21,5 @@ pub mod types;
 
 pub use codec::DecodeError;
 pub use def::{ColumnDef, Replicated, SchemaDef, TableDef};
+pub use replgen_macros::Replicated;
 pub use error::Error;

@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("stage_copy", include_str!("../templates/stage_copy.sql.jinja")),
     ("merge", include_str!("../templates/merge.sql.jinja")),
     ("import_copy", include_str!("../templates/import_copy.sql.jinja")),
+    ("table_digest", include_str!("../templates/table_digest.sql.jinja")),
 ];
 
 fn env() -> &'static Environment<'static> {

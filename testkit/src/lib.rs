@@ -173,6 +173,47 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// One cluster for the whole test binary, started on first use. Statics are never dropped,
+    /// so a watchdog process stops the server and removes its folder once this process exits
+    /// (normally, by panic, or killed).
+    pub fn shared() -> &'static Cluster {
+        static SHARED: std::sync::OnceLock<Cluster> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| {
+            let cluster = Cluster::start();
+            cluster.spawn_watchdog();
+            cluster
+        })
+    }
+
+    fn spawn_watchdog(&self) {
+        let stop = match self.run_as {
+            Some(user) => format!(
+                "setpriv --reuid {user} --regid nogroup --clear-groups -- '{}' -D '{}' -m immediate -w stop",
+                pg_program("pg_ctl").display(),
+                self.data.display()
+            ),
+            None => format!("'{}' -D '{}' -m immediate -w stop", pg_program("pg_ctl").display(), self.data.display()),
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf '{root}'",
+            pid = std::process::id(),
+            root = self.root.display()
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the cluster's watchdog");
+    }
+
+    /// A database name no other test in this process uses.
+    pub fn unique_name(prefix: &str) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::SeqCst))
+    }
+
     /// The socket folder (the `host` of connection strings).
     pub fn socket_dir(&self) -> &Path {
         &self.socket_dir

@@ -1,0 +1,180 @@
+//! Shared end-to-end machinery: a master and a replica database on one throwaway cluster per
+//! test binary, the `mirror` binary driven through its command line, a random workload with
+//! hostile values for any schema.yaml, and table-by-table comparison by PostgreSQL itself.
+#![allow(dead_code)]
+
+pub mod feed;
+pub mod http;
+pub mod workload;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use replgen_testkit::Cluster;
+
+pub use workload::Workload;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn schema() -> replgen_schema::Schema {
+    replgen_schema::load(&root().join("schema.yaml")).expect("the project's schema.yaml is valid")
+}
+
+pub fn mirror_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mirror")
+}
+
+/// A master and a replica database with the project's tables, capture installed on the master,
+/// and an empty feed folder.
+pub struct Env {
+    pub cluster: &'static Cluster,
+    pub master: String,
+    pub replica: String,
+    pub feed: tempfile::TempDir,
+    pub schema: replgen_schema::Schema,
+}
+
+impl Env {
+    pub fn new(name: &str) -> Env {
+        let cluster = Cluster::shared();
+        let master = cluster.create_database(&Cluster::unique_name(&format!("{name}_master")));
+        let replica = cluster.create_database(&Cluster::unique_name(&format!("{name}_replica")));
+        for db in [&master, &replica] {
+            psql_file(db, &root().join("tables.sql"));
+        }
+        let env = Env { cluster, master, replica, feed: tempfile::tempdir().unwrap(), schema: schema() };
+        env.mirror_ok(&["install", "--db", &env.master]);
+        env
+    }
+
+    pub fn feed(&self) -> &str {
+        self.feed.path().to_str().unwrap()
+    }
+
+    pub fn mirror(&self, args: &[&str]) -> Output {
+        Command::new(mirror_bin()).args(args).env_remove("DATABASE_URL").output().expect("run mirror")
+    }
+
+    /// Runs mirror and returns its stdout, failing the test if it fails.
+    pub fn mirror_ok(&self, args: &[&str]) -> String {
+        let out = self.mirror(args);
+        assert!(
+            out.status.success(),
+            "mirror {args:?} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs mirror expecting failure with `code`; returns stderr.
+    pub fn mirror_fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.mirror(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "mirror {args:?} should exit {code}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    pub fn dump(&self) -> String {
+        self.mirror_ok(&["dump", "--db", &self.master, "--out", self.feed()])
+    }
+
+    pub fn apply(&self) -> String {
+        self.mirror_ok(&["apply", "--db", &self.replica, "--from", self.feed()])
+    }
+
+    pub fn connect_master(&self) -> postgres::Client {
+        postgres::Client::connect(&self.master, postgres::NoTls).unwrap()
+    }
+
+    pub fn connect_replica(&self) -> postgres::Client {
+        postgres::Client::connect(&self.replica, postgres::NoTls).unwrap()
+    }
+
+    /// Asserts every replicated table holds the same rows on master and replica.
+    pub fn assert_identical(&self) -> (usize, i64) {
+        let master = digests(&self.master, &self.schema);
+        let replica = digests(&self.replica, &self.schema);
+        for ((name, m), (_, r)) in master.iter().zip(&replica) {
+            assert_eq!(m, r, "table {name} differs between master and replica");
+        }
+        (master.len(), master.iter().map(|(_, (rows, _))| rows).sum())
+    }
+
+    /// The replica's digest of every table (to prove a refusal changed nothing).
+    pub fn replica_digest(&self) -> Vec<(String, (i64, String))> {
+        let mut d = digests(&self.replica, &self.schema);
+        let mut client = self.connect_replica();
+        let position: Option<i64> = client
+            .query_opt("SELECT serial FROM replgen.replica_state WHERE to_regclass('replgen.replica_state') IS NOT NULL", &[])
+            .ok()
+            .flatten()
+            .map(|r| r.get(0));
+        d.push(("position".into(), (position.unwrap_or(-1), String::new())));
+        d
+    }
+}
+
+/// (table, (row count, md5 of the sorted text of every row)) for each replicated table.
+pub fn digests(db: &str, schema: &replgen_schema::Schema) -> Vec<(String, (i64, String))> {
+    let mut client = postgres::Client::connect(db, postgres::NoTls).unwrap();
+    client
+        .batch_execute("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 1; SET IntervalStyle = 'postgres'")
+        .unwrap();
+    schema
+        .tables
+        .iter()
+        .map(|t| {
+            let q = format!("{}.{}", replgen_schema::quote_ident(&t.schema), replgen_schema::quote_ident(&t.name));
+            let row = client
+                .query_one(
+                    &format!(
+                        "SELECT count(*), coalesce(md5(string_agg(x, E'\\n' ORDER BY x)), '') \
+                         FROM (SELECT t::text AS x FROM {q} t) s"
+                    ),
+                    &[],
+                )
+                .unwrap();
+            (t.written_name.clone(), (row.get(0), row.get(1)))
+        })
+        .collect()
+}
+
+pub fn psql_file(db: &str, file: &Path) {
+    let out = Command::new(replgen_testkit::pg_program("psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f"])
+        .arg(file)
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql -f {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Reads every data line of every packet listed in the feed's index, in order.
+pub fn packet_lines(feed: &Path) -> Vec<(u64, String)> {
+    use std::io::BufRead;
+    let index = std::fs::read_to_string(feed.join("index.xml")).unwrap();
+    let mut out = Vec::new();
+    for entry in index.split("<packet ").skip(1) {
+        let attr = |name: &str| {
+            let start = entry.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            entry[start..start + entry[start..].find('"').unwrap()].to_string()
+        };
+        let serial: u64 = attr("serial").parse().unwrap();
+        let file = std::fs::File::open(feed.join(attr("path"))).unwrap();
+        for line in std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
+            let line = line.unwrap();
+            if !line.starts_with('#') {
+                out.push((serial, line));
+            }
+        }
+    }
+    out
+}

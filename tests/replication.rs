@@ -1,0 +1,206 @@
+//! End to end through the contract: install capture, write, dump, apply, compare tables.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{packet_lines, Env, Workload};
+
+/// Replays the ops of every listed packet over an empty key space: an ADD of a key that exists,
+/// or an UPDATE/REMOVE of one that does not, means a change was duplicated or lost.
+fn assert_ops_consistent(env: &Env) -> usize {
+    let mut exists: HashMap<(String, String), bool> = HashMap::new();
+    let mut seen_in_packet: HashMap<(u64, String, String), ()> = HashMap::new();
+    let lines = packet_lines(env.feed.path());
+    for (serial, line) in &lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        let key = (f[0].to_string(), f[1].to_string());
+        assert!(
+            seen_in_packet.insert((*serial, key.0.clone(), key.1.clone()), ()).is_none(),
+            "packet {serial} has two lines for table {} row {}",
+            key.0,
+            key.1
+        );
+        let was = exists.get(&key).copied().unwrap_or(false);
+        match f[3] {
+            "0" => assert!(!was, "packet {serial}: ADD of table {} row {} that already exists", key.0, key.1),
+            "1" => assert!(was, "packet {serial}: UPDATE of table {} row {} that does not exist", key.0, key.1),
+            "2" => assert!(was, "packet {serial}: REMOVE of table {} row {} that does not exist", key.0, key.1),
+            op => panic!("bad op {op}"),
+        }
+        exists.insert(key, f[3] != "2");
+    }
+    lines.len()
+}
+
+#[test]
+fn writes_dump_and_apply_to_an_identical_replica() {
+    let env = Env::new("basic");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 1, 0);
+    work.run(&mut master, 300, false);
+    let out = env.dump();
+    assert!(out.starts_with("packet 1: "), "{out}");
+    env.apply();
+    env.assert_identical();
+    // Nothing changed: no packet.
+    assert_eq!(env.dump(), "");
+    work.run(&mut master, 300, true);
+    env.dump();
+    let out = env.apply();
+    assert!(out.contains("applied packets 2..=2"), "{out}");
+    let (tables, rows) = env.assert_identical();
+    assert!(tables >= 10 && rows > 50, "{tables} tables, {rows} rows");
+    assert!(assert_ops_consistent(&env) > 0);
+    // A second apply has nothing to do.
+    assert!(env.apply().contains("up to date at packet 2"));
+}
+
+#[test]
+fn a_transaction_open_across_a_cut_lands_in_the_next_packet_exactly_once() {
+    let env = Env::new("open_tx");
+    let first = env.schema.tables[0].clone();
+    let second = env.schema.tables[1].clone();
+    let mut master = env.connect_master();
+    let mut late = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 2, 0);
+    // The late transaction writes first but commits after the cut.
+    let insert_late = insert_statement(&mut work, &first);
+    late.batch_execute(&format!("BEGIN; {insert_late};")).unwrap();
+    master.batch_execute(&insert_statement(&mut work, &second)).unwrap();
+    env.dump();
+    late.batch_execute("COMMIT").unwrap();
+    env.dump();
+    let lines = packet_lines(env.feed.path());
+    let of = |serial: u64, id: u32| lines.iter().filter(|(s, l)| *s == serial && l.starts_with(&format!("{id}\t"))).count();
+    assert_eq!(of(1, first.id), 0, "the uncommitted insert leaked into packet 1");
+    assert_eq!(of(1, second.id), 1);
+    assert_eq!(of(2, first.id), 1, "the late commit is missing from packet 2");
+    assert_eq!(lines.len(), 2);
+    env.apply();
+    env.assert_identical();
+}
+
+fn insert_statement(work: &mut Workload, table: &replgen_schema::Table) -> String {
+    loop {
+        let s = work.statement(false);
+        if s.starts_with(&format!("INSERT INTO {}", common::workload::qualified(table))) {
+            return s;
+        }
+    }
+}
+
+#[test]
+fn concurrent_writers_and_random_cuts_lose_and_duplicate_nothing() {
+    let env = Env::new("concurrent");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (db, schema, stop) = (env.master.clone(), env.schema.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+                let mut work = Workload::new(&mut client, &schema, 100 + w, w as i64 + 1);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    work.run(&mut client, 5, true);
+                }
+            })
+        })
+        .collect();
+    let mut rng = common::workload::Rng::new(7);
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(50 + rng.below(300)));
+        env.dump();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
+    env.dump();
+    env.apply();
+    env.assert_identical();
+    assert!(assert_ops_consistent(&env) > 100);
+}
+
+#[test]
+fn dump_every_and_apply_follow_keep_a_replica_current_and_stop_cleanly_on_sigterm() {
+    let env = Env::new("follow");
+    let mut dumper = Command::new(common::mirror_bin())
+        .args(["dump", "--db", &env.master, "--out", env.feed(), "--every", "1s"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut applier = Command::new(common::mirror_bin())
+        .args(["apply", "--db", &env.replica, "--from", env.feed(), "--follow", "--interval", "200ms"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 3, 0);
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        work.run(&mut master, 10, true);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Wait for the dumper to cut the last writes and the replica to catch up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let master_serial: i64 = master.query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[]).unwrap().get(0);
+        let pending: i64 = pending_changes(&mut master, &env);
+        let replica_serial = env.replica_digest().last().unwrap().1 .0;
+        if pending == 0 && master_serial > 0 && replica_serial == master_serial {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replica did not catch up: master {master_serial}, replica {replica_serial}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for child in [&mut dumper, &mut applier] {
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "a SIGTERM should stop it cleanly, got {status}");
+    }
+    env.assert_identical();
+}
+
+fn pending_changes(client: &mut postgres::Client, env: &Env) -> i64 {
+    env.schema
+        .tables
+        .iter()
+        .map(|t| client.query_one(&format!("SELECT count(*) FROM replgen.log_{}", t.id), &[]).unwrap().get::<_, i64>(0))
+        .sum()
+}
+
+#[test]
+fn applies_over_http_with_retries() {
+    let env = Env::new("http");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 4, 0);
+    for _ in 0..3 {
+        work.run(&mut master, 100, true);
+        env.dump();
+    }
+    let server = common::http::serve(env.feed.path().to_path_buf());
+    server.failures_left.store(2, std::sync::atomic::Ordering::SeqCst);
+    let out = env.mirror_ok(&["apply", "--db", &env.replica, "--from", &server.base]);
+    assert!(out.contains("applied packets 1..=3"), "{out}");
+    env.assert_identical();
+    let status = env.mirror_ok(&["status", "--db", &env.replica, "--from", &server.base, "--json"]);
+    assert!(status.contains("\"serial\":3") && status.contains("\"packets_behind\":0"), "{status}");
+}
+
+#[test]
+fn a_second_dumper_is_refused_with_a_clear_message() {
+    let env = Env::new("two_dumpers");
+    let mut first = Command::new(common::mirror_bin())
+        .args(["dump", "--db", &env.master, "--out", env.feed(), "--every", "1h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let err = env.mirror_fails(&["dump", "--db", &env.master, "--out", env.feed()], 1);
+    assert!(err.contains("another dumper is running"), "{err}");
+    Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap();
+    assert!(first.wait().unwrap().success());
+}
