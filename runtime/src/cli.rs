@@ -226,8 +226,21 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             let mut replica = Replica::connect(&db.db, schema)?;
             loop {
                 let bar = ProgressBar::default();
-                let summary = replica.apply(&source, |done, total, entry| bar.tick(done, total, entry.serial, entry.rows))?;
+                let result = replica.apply(&source, |done, total, entry| bar.tick(done, total, entry.serial, entry.rows));
                 bar.finish();
+                let summary = match result {
+                    Ok(summary) => summary,
+                    // Following, a failure (a network blip, a packet not yet fixed) is reported
+                    // and retried at the next poll; the replica stays at its last good packet.
+                    Err(e) if follow => {
+                        eprintln!("error: {e}");
+                        if sleep_unless_stopped(&stop, interval) {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 if summary.packets > 0 {
                     println!(
                         "applied packets {}..={} ({} packets, {} rows) in {:.2} s",

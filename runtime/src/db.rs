@@ -23,7 +23,25 @@ pub fn connect(db: &str) -> Result<Client> {
     client
         .batch_execute(sql::SESSION_SETTINGS)
         .context(|| "cannot set the session's formats".into())?;
+    // When this process dies mid-query, the server notices within a second and releases the
+    // locks (PostgreSQL 14+; older servers just lack the setting).
+    let _ = client.batch_execute("SET client_connection_check_interval = '1s'");
     Ok(client)
+}
+
+/// Takes a session-level advisory lock, retrying for a few seconds: a process killed a moment
+/// ago may still hold it until the server notices.
+pub fn try_lock_patiently(client: &mut Client, key: i32) -> Result<bool> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if try_lock(client, key)? {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// Takes a session-level advisory lock without waiting; false when another session holds it.

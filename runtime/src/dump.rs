@@ -72,7 +72,7 @@ impl Master {
         client
             .batch_execute(&sql::plain("state"))
             .context(|| "cannot create replgen's state tables".into())?;
-        if exclusive && !db::try_lock(&mut client, LOCK_DUMPER)? {
+        if exclusive && !db::try_lock_patiently(&mut client, LOCK_DUMPER)? {
             return Err(Error::Busy(
                 "another dumper is running against this database; only one may cut packets at a time".into(),
             ));

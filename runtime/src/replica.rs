@@ -54,7 +54,7 @@ impl Replica {
         client
             .batch_execute(&sql::plain("replica_state"))
             .context(|| "cannot create replgen.replica_state".into())?;
-        if !db::try_lock(&mut client, LOCK_REPLICA)? {
+        if !db::try_lock_patiently(&mut client, LOCK_REPLICA)? {
             return Err(Error::Busy(
                 "another apply or import is running against this replica; only one may change it at a time".into(),
             ));
