@@ -3,7 +3,6 @@
 
 pub mod cli;
 pub mod codec;
-pub mod compare;
 pub mod db;
 pub mod def;
 pub mod dump;

@@ -1,0 +1,23 @@
+//! `#[derive(Replicated)]` against `tests/ui/schema.yaml`: one case that compiles and runs, and
+//! one per mistake the derive must refuse, with its committed message (`tests/ui/*.stderr`).
+//! Regenerate the messages with `TRYBUILD=overwrite cargo test -p replgen-runtime --test compile_fail`.
+
+#[test]
+fn derive_replicated() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/pass.rs");
+    for case in [
+        "missing_column",
+        "extra_field",
+        "wrong_order",
+        "i32_for_bigint",
+        "string_for_nullable",
+        "option_on_non_null",
+        "wrong_table_id",
+        "unknown_table",
+        "invalid_schema",
+        "bad_attributes",
+    ] {
+        t.compile_fail(format!("tests/ui/{case}.rs"));
+    }
+}
