@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod codec;
+pub mod compare;
 pub mod db;
 pub mod def;
 pub mod dump;
