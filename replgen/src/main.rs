@@ -1,1 +1,153 @@
-fn main() {}
+//! `replgen`: generate capture migrations and the Rust module from schema.yaml, check that the
+//! committed outputs are current, or introspect a live database into a schema.yaml.
+//!
+//! Exit codes: 0 success, 1 the operation failed or found a difference, 2 bad usage or invalid input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use replgen::introspect::{self, IntrospectError};
+use replgen::Paths;
+
+#[derive(Parser)]
+#[command(
+    name = "replgen",
+    version,
+    about = "Change-capture migrations and typed Rust code from schema.yaml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the install/uninstall migrations and the Rust module (only files whose bytes change).
+    Generate(OutArgs),
+    /// Regenerate in memory and compare with the files on disk; exit 1 with a diff when they differ.
+    Check(OutArgs),
+    /// Print schema.yaml for the tables of a live database.
+    Introspect(IntrospectArgs),
+}
+
+#[derive(Args)]
+struct OutArgs {
+    /// The schema file.
+    #[arg(long, default_value = "schema.yaml")]
+    schema: PathBuf,
+    /// The folder for the migrations.
+    #[arg(long, default_value = "migrations")]
+    sql_out: PathBuf,
+    /// The generated Rust module.
+    #[arg(long, default_value = "src/replicated.rs")]
+    rust_out: PathBuf,
+}
+
+#[derive(Args)]
+struct IntrospectArgs {
+    /// The database: a libpq connection string or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL")]
+    db: String,
+    /// Only these tables (comma-separated, `name` or `schema.name`); default: every table with a primary key.
+    #[arg(long, value_delimiter = ',')]
+    tables: Vec<String>,
+    /// The schema_version to write.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    schema_version: u32,
+}
+
+fn build(args: &OutArgs) -> Result<std::collections::BTreeMap<PathBuf, Vec<u8>>, ExitCode> {
+    let schema = replgen_schema::load(&args.schema).map_err(|e| {
+        eprintln!("{e}");
+        let n = e.0.len();
+        eprintln!(
+            "replgen: {} is invalid ({n} problem{}); nothing was written.",
+            args.schema.display(),
+            if n == 1 { "" } else { "s" }
+        );
+        ExitCode::from(2)
+    })?;
+    let paths = Paths {
+        schema: args.schema.clone(),
+        sql_out: args.sql_out.clone(),
+        rust_out: args.rust_out.clone(),
+    };
+    replgen::generate(&schema, &paths).map_err(|e| {
+        eprintln!("replgen: generating the outputs failed: {e}");
+        ExitCode::from(1)
+    })
+}
+
+fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Generate(args) => {
+            let files = match build(&args) {
+                Ok(f) => f,
+                Err(code) => return code,
+            };
+            match replgen::write_outputs(&files) {
+                Ok(written) => {
+                    for p in &written {
+                        eprintln!("wrote {}", p.display());
+                    }
+                    if written.is_empty() {
+                        eprintln!("all {} outputs are up to date", files.len());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("replgen: writing the outputs failed: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Check(args) => {
+            let files = match build(&args) {
+                Ok(f) => f,
+                Err(code) => return code,
+            };
+            let diffs = replgen::check_outputs(&files);
+            if diffs.is_empty() {
+                eprintln!("all {} generated files are current", files.len());
+                return ExitCode::SUCCESS;
+            }
+            for d in &diffs {
+                print!("{d}");
+            }
+            eprintln!(
+                "replgen: {} generated file{} out of date; run `replgen generate` and commit the result.",
+                diffs.len(),
+                if diffs.len() == 1 { " is" } else { "s are" }
+            );
+            ExitCode::from(1)
+        }
+        Command::Introspect(args) => match introspect::read_tables(&args.db, &args.tables) {
+            Ok((tables, warnings)) => {
+                for w in warnings {
+                    eprintln!("replgen: warning: {w}");
+                }
+                if tables.is_empty() {
+                    eprintln!(
+                        "replgen: the database has no table with a primary key to replicate."
+                    );
+                    return ExitCode::from(1);
+                }
+                print!("{}", introspect::render_yaml(&tables, args.schema_version));
+                ExitCode::SUCCESS
+            }
+            Err(IntrospectError::Database(e)) => {
+                eprintln!("replgen: {e}");
+                ExitCode::from(1)
+            }
+            Err(IntrospectError::Invalid(e)) => {
+                eprintln!("replgen: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    run(Cli::parse())
+}

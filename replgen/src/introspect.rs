@@ -1,0 +1,212 @@
+//! `replgen introspect`: read a live database's catalog and print schema.yaml for its tables.
+
+use postgres::{Client, NoTls};
+use replgen_schema::SqlType;
+
+/// One introspected table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTable {
+    pub schema: String,
+    pub name: String,
+    /// (name, format_type text, nullable), in attnum order.
+    pub columns: Vec<(String, String, bool)>,
+    /// Primary key column names in key order; empty when the table has none.
+    pub key: Vec<String>,
+}
+
+/// What went wrong, split so the CLI can pick the exit code.
+#[derive(Debug)]
+pub enum IntrospectError {
+    /// The database could not be read (exit 1).
+    Database(String),
+    /// The request cannot be satisfied: a named table is missing or has no key (exit 2).
+    Invalid(String),
+}
+
+const TABLES: &str = "
+SELECT n.nspname::text, c.relname::text, c.oid
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE (c.relkind = 'p' OR (c.relkind = 'r' AND NOT c.relispartition))
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'replgen')
+  AND n.nspname NOT LIKE 'pg\\_toast%'
+  AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+ORDER BY 1, 2";
+
+const COLUMNS: &str = "
+SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+FROM pg_catalog.pg_attribute a
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum";
+
+const KEY: &str = "
+SELECT a.attname::text
+FROM pg_catalog.pg_index i
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = $1 AND i.indisprimary
+ORDER BY k.ord";
+
+/// Reads the tables: all ordinary tables (outside the system schemas and `replgen`) when `only`
+/// is empty, else exactly those named (as schema.yaml writes names).
+pub fn read_tables(
+    url: &str,
+    only: &[String],
+) -> Result<(Vec<DbTable>, Vec<String>), IntrospectError> {
+    let mut client = Client::connect(url, NoTls)
+        .map_err(|e| IntrospectError::Database(format!("cannot connect to the database: {e}")))?;
+    let db =
+        |e: postgres::Error| IntrospectError::Database(format!("cannot read the catalog: {e}"));
+    client
+        .batch_execute("SET search_path = \"$user\", public")
+        .map_err(db)?;
+    let mut warnings = Vec::new();
+    let rows = client.query(TABLES, &[]).map_err(db)?;
+    let mut wanted: Vec<(String, String, String)> = Vec::new();
+    for w in only {
+        let (s, n) = replgen_schema::parse_table_name(w).map_err(IntrospectError::Invalid)?;
+        wanted.push((s, n, w.clone()));
+    }
+    let mut out = Vec::new();
+    for row in rows {
+        let schema: String = row.get(0);
+        let name: String = row.get(1);
+        let oid: u32 = row.get(2);
+        let named = wanted
+            .iter()
+            .position(|(s, n, _)| *s == schema && *n == name);
+        if !wanted.is_empty() && named.is_none() {
+            continue;
+        }
+        let columns = client
+            .query(COLUMNS, &[&oid])
+            .map_err(db)?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, bool>(2),
+                )
+            })
+            .collect();
+        let key: Vec<String> = client
+            .query(KEY, &[&oid])
+            .map_err(db)?
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        if key.is_empty() {
+            if let Some(i) = named {
+                return Err(IntrospectError::Invalid(format!(
+                    "table {} has no primary key; replgen needs one to identify rows",
+                    wanted[i].2
+                )));
+            }
+            warnings.push(format!(
+                "skipping table {schema}.{name}: it has no primary key"
+            ));
+            continue;
+        }
+        if let Some(i) = named {
+            wanted.remove(i);
+        }
+        out.push(DbTable {
+            schema,
+            name,
+            columns,
+            key,
+        });
+    }
+    if let Some((_, _, w)) = wanted.first() {
+        return Err(IntrospectError::Invalid(format!(
+            "table {w} does not exist (or is not an ordinary table)"
+        )));
+    }
+    Ok((out, warnings))
+}
+
+/// A YAML scalar: plain when that reads back as the same string, double-quoted otherwise.
+pub fn yaml_scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | '.'))
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+        );
+    if plain {
+        return s.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A table name as schema.yaml writes it: `name` in `public`, `schema.name` elsewhere; a part
+/// holding a dot or a quote (or starting with a quote) is double-quoted SQL-style.
+pub fn written_name(schema: &str, name: &str) -> String {
+    let part = |p: &str| {
+        if p.contains('.') || p.contains('"') || p.is_empty() {
+            format!("\"{}\"", p.replace('"', "\"\""))
+        } else {
+            p.to_string()
+        }
+    };
+    if schema == "public" {
+        part(name)
+    } else {
+        format!("{}.{}", part(schema), part(name))
+    }
+}
+
+/// The schema.yaml text for these tables (ids 1.. in (schema, name) order).
+pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
+    let mut tables: Vec<&DbTable> = tables.iter().collect();
+    tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    let mut y = String::new();
+    y.push_str(
+        "# replgen schema, written by `replgen introspect`; ids are stable: never reuse one.\n",
+    );
+    y.push_str(&format!("schema_version: {schema_version}\n"));
+    y.push_str("tables:\n");
+    for (i, t) in tables.iter().enumerate() {
+        y.push_str(&format!("  - id: {}\n", i + 1));
+        y.push_str(&format!(
+            "    name: {}\n",
+            yaml_scalar(&written_name(&t.schema, &t.name))
+        ));
+        let key: Vec<String> = t.key.iter().map(|k| yaml_scalar(k)).collect();
+        y.push_str(&format!("    key: [{}]\n", key.join(", ")));
+        y.push_str("    columns:\n");
+        for (name, ty, nullable) in &t.columns {
+            // Canonical spelling when replgen knows the type, format_type's otherwise.
+            let ty = SqlType::parse(ty)
+                .map(|t| t.ddl())
+                .unwrap_or_else(|_| ty.clone());
+            y.push_str(&format!(
+                "      - {{ name: {}, type: {}",
+                yaml_scalar(name),
+                yaml_scalar(&ty)
+            ));
+            if *nullable {
+                y.push_str(", nullable: true");
+            }
+            y.push_str(" }\n");
+        }
+    }
+    y
+}

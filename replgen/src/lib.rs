@@ -1,0 +1,150 @@
+//! The replgen generator as a library: the CLI (`src/main.rs`) and the tests drive it.
+//!
+//! Outputs are built in memory as a sorted map of path → bytes, so `generate` writes only files
+//! whose bytes changed and `check` compares without touching the disk.
+
+pub mod introspect;
+pub mod rust;
+pub mod sql;
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use replgen_schema::Schema;
+
+/// Where the outputs go.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// schema.yaml, as given on the command line.
+    pub schema: PathBuf,
+    /// The migrations folder.
+    pub sql_out: PathBuf,
+    /// The generated Rust module.
+    pub rust_out: PathBuf,
+}
+
+/// The install migration's file name: refinery's `V{n}__{name}.sql` with n = schema_version.
+pub fn install_file_name(schema: &Schema) -> String {
+    format!("V{}__replgen_capture.sql", schema.schema_version)
+}
+
+/// The uninstall migration, in a subfolder so that migration tools never pick it up.
+pub const UNINSTALL_FILE: &str = "uninstall/replgen_uninstall.sql";
+
+/// Every output file, path → bytes.
+pub fn generate(schema: &Schema, paths: &Paths) -> Result<BTreeMap<PathBuf, Vec<u8>>, String> {
+    let install = sql::install(schema)?;
+    let uninstall = sql::uninstall(schema)?;
+    let schema_attr = schema_attr_path(&paths.schema, &paths.rust_out);
+    let module = rust::module(schema, &schema_attr, &install, &uninstall)?;
+    let mut out = BTreeMap::new();
+    out.insert(
+        paths.sql_out.join(install_file_name(schema)),
+        install.into_bytes(),
+    );
+    out.insert(paths.sql_out.join(UNINSTALL_FILE), uninstall.into_bytes());
+    out.insert(paths.rust_out.clone(), module.into_bytes());
+    Ok(out)
+}
+
+/// Writes each file whose bytes differ from the disk, creating folders. Returns the paths written.
+pub fn write_outputs(files: &BTreeMap<PathBuf, Vec<u8>>) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (path, bytes) in files {
+        if std::fs::read(path).ok().as_deref() == Some(bytes.as_slice()) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let tmp = path.with_extension("replgen-tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)?;
+        written.push(path.clone());
+    }
+    Ok(written)
+}
+
+/// Compares the outputs with the disk: a unified diff per differing or missing file.
+pub fn check_outputs(files: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<String> {
+    let mut diffs = Vec::new();
+    for (path, bytes) in files {
+        let expected = String::from_utf8_lossy(bytes);
+        let name = path.display().to_string();
+        match std::fs::read(path) {
+            Ok(actual) if actual == *bytes => {}
+            Ok(actual) => {
+                let actual = String::from_utf8_lossy(&actual);
+                let diff = similar::TextDiff::from_lines(actual.as_ref(), expected.as_ref())
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&format!("{name} (on disk)"), &format!("{name} (generated)"))
+                    .to_string();
+                diffs.push(diff);
+            }
+            Err(_) => {
+                let diff = similar::TextDiff::from_lines("", expected.as_ref())
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&format!("{name} (missing)"), &format!("{name} (generated)"))
+                    .to_string();
+                diffs.push(diff);
+            }
+        }
+    }
+    diffs
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    let p = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    // Lexical normalization (the files need not exist yet).
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The `schema = "..."` path the derive reads: schema.yaml relative to the folder of the nearest
+/// Cargo.toml above the Rust output (the derive resolves it against CARGO_MANIFEST_DIR), or as
+/// given when there is none. Always with `/` separators.
+pub fn schema_attr_path(schema: &Path, rust_out: &Path) -> String {
+    let out = absolute(rust_out);
+    let mut dir = out.parent().map(Path::to_path_buf);
+    while let Some(d) = dir {
+        if d.join("Cargo.toml").is_file() {
+            let schema_abs = absolute(schema);
+            return relative(&d, &schema_abs);
+        }
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    schema.to_string_lossy().replace('\\', "/")
+}
+
+fn relative(base: &Path, target: &Path) -> String {
+    let b: Vec<_> = base.components().collect();
+    let t: Vec<_> = target.components().collect();
+    let common = b.iter().zip(&t).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = Vec::new();
+    for _ in common..b.len() {
+        parts.push("..".into());
+    }
+    for c in &t[common..] {
+        parts.push(c.as_os_str().to_string_lossy().into_owned());
+    }
+    parts.join("/")
+}
