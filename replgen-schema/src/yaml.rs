@@ -88,13 +88,13 @@ impl Node {
         }
     }
 
-    pub fn describe(&self) -> &'static str {
+    pub fn describe(&self) -> String {
         match &self.kind {
-            Kind::Scalar { .. } if self.is_null() => "null",
-            Kind::Scalar { .. } => "a scalar",
-            Kind::Seq(_) => "a list",
-            Kind::Map(_) => "a mapping",
-            Kind::Unsupported(_) => "an unsupported construct",
+            Kind::Scalar { .. } if self.is_null() => "nothing".into(),
+            Kind::Scalar { value, .. } => format!("{value:?}"),
+            Kind::Seq(_) => "a list".into(),
+            Kind::Map(_) => "a mapping".into(),
+            Kind::Unsupported(_) => "an unsupported construct".into(),
         }
     }
 }
