@@ -67,6 +67,7 @@ pub fn read_tables(
         let (s, n) = replgen_schema::parse_table_name(w).map_err(IntrospectError::Invalid)?;
         wanted.push((s, n, w.clone()));
     }
+    let filter = !wanted.is_empty();
     let mut out = Vec::new();
     for row in rows {
         let schema: String = row.get(0);
@@ -75,7 +76,7 @@ pub fn read_tables(
         let named = wanted
             .iter()
             .position(|(s, n, _)| *s == schema && *n == name);
-        if !wanted.is_empty() && named.is_none() {
+        if filter && named.is_none() {
             continue;
         }
         let columns = client
