@@ -99,46 +99,160 @@ impl std::fmt::Write for StackBuf {
     }
 }
 
-/// Writes a finite float the way PostgreSQL's `float4out`/`float8out` do with
-/// `extra_float_digits > 0`: the shortest digits that read back to the same bits, fixed
-/// notation when the decimal exponent is in `-4..sci_from`, else `d.ddde±XX`.
-fn write_shortest(lower_exp: std::fmt::Arguments<'_>, sci_from: i32, out: &mut Vec<u8>) {
+/// Formats `args` (a float in `{:e}` form) and returns its decimal digits as an integer `d`
+/// and the power of ten of its last digit `k` (value = d × 10^k), ignoring the sign.
+fn decimal_of(args: std::fmt::Arguments<'_>) -> (u64, i32) {
     let mut sb = StackBuf {
         buf: [0; 48],
         len: 0,
     };
-    sb.write_fmt(lower_exp)
+    sb.write_fmt(args)
         .expect("a float's {:e} form fits 48 bytes");
     let s = &sb.buf[..sb.len];
-    let (neg, s) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
+    let s = s.strip_prefix(b"-").unwrap_or(s);
     let e_at = s
         .iter()
         .position(|&b| b == b'e')
         .expect("{:e} has an exponent");
-    let (mantissa, exp_text) = (&s[..e_at], &s[e_at + 1..]);
-    let exp: i32 = std::str::from_utf8(exp_text)
+    let exp: i32 = std::str::from_utf8(&s[e_at + 1..])
         .ok()
         .and_then(|t| t.parse().ok())
         .expect("{:e} exponent");
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for &b in mantissa {
-        if b != b'.' {
-            digits[n] = b;
-            n += 1;
+    let mut d: u64 = 0;
+    let mut fraction_digits = 0;
+    let mut after_point = false;
+    for &b in &s[..e_at] {
+        if b == b'.' {
+            after_point = true;
+        } else {
+            d = d * 10 + u64::from(b - b'0');
+            if after_point {
+                fraction_digits += 1;
+            }
         }
     }
-    let digits = &digits[..n];
+    (d, exp - fraction_digits)
+}
+
+/// A positive finite float as `m × 2^e`, with the two midpoints to its neighbours, each as
+/// `(odd-or-any integer, power of two)`: a decimal equal to one of them is on the boundary of
+/// the values that read back as this float.
+struct Binary {
+    /// Twice the value (so that it is `m × 2^p` with an integer `m` like the midpoints).
+    double: (u128, i32),
+    upper: (u128, i32),
+    lower: (u128, i32),
+}
+
+impl Binary {
+    fn new(frac: u64, biased_exp: i32, frac_bits: i32, bias: i32) -> Binary {
+        let (m, e) = if biased_exp == 0 {
+            (frac, 1 - bias - frac_bits)
+        } else {
+            (frac | (1 << frac_bits), biased_exp - bias - frac_bits)
+        };
+        let m = u128::from(m);
+        let lower = if frac == 0 && biased_exp > 1 {
+            (4 * m - 1, e - 2)
+        } else {
+            ((2 * m).saturating_sub(1), e - 1)
+        };
+        Binary {
+            double: (m, e + 1),
+            upper: (2 * m + 1, e - 1),
+            lower,
+        }
+    }
+
+    fn on_boundary(&self, d: u64, k: i32) -> bool {
+        exactly_equal(d, k, self.upper) || exactly_equal(d, k, self.lower)
+    }
+}
+
+/// Whether `d × 10^k == m × 2^p` exactly. Only possible when 5^|k| divides one side, which
+/// bounds |k| (d < 2^64, m < 2^56), so u128 arithmetic suffices.
+fn exactly_equal(d: u64, k: i32, (m, p): (u128, i32)) -> bool {
+    if d == 0 || k.unsigned_abs() > 27 {
+        return false;
+    }
+    let five = 5u128.pow(k.unsigned_abs());
+    let (mut l, mut l2, mut r, mut r2) = if k >= 0 {
+        (u128::from(d) * five, k, m, p)
+    } else {
+        (u128::from(d), 0, m * five, p - k)
+    };
+    l2 += l.trailing_zeros() as i32;
+    l >>= l.trailing_zeros();
+    r2 += r.trailing_zeros() as i32;
+    r >>= r.trailing_zeros();
+    l == r && l2 == r2
+}
+
+/// The digits PostgreSQL's `float8out`/`float4out` print with `extra_float_digits > 0` (its
+/// Ryu, built without `STRICTLY_SHORTEST`): the shortest decimal strictly inside the interval of
+/// values that read back as `v`, never on its boundary. Rust's `{:e}` gives the shortest
+/// decimal of the closed interval; they differ only when that one lies on a boundary.
+fn pg_digits(
+    shortest: (u64, i32),
+    binary: &Binary,
+    max_digits: usize,
+    rounded: impl Fn(usize) -> (u64, i32),
+    reads_back: impl Fn(u64, i32) -> bool,
+) -> (u64, i32) {
+    let ok = |d: u64, k: i32| d > 0 && !binary.on_boundary(d, k) && reads_back(d, k);
+    let chosen = if !binary.on_boundary(shortest.0, shortest.1) {
+        shortest
+    } else {
+        let len = shortest.0.checked_ilog10().map_or(1, |l| l as usize + 1);
+        (len..=max_digits)
+            .find_map(|n| {
+                let (d, k) = rounded(n);
+                [d, d + 1, d.saturating_sub(1)]
+                    .into_iter()
+                    .find(|&c| ok(c, k))
+                    .map(|c| (c, k))
+            })
+            .unwrap_or(shortest)
+    };
+    // When the value lies exactly halfway between two decimals of that length, Ryu takes the
+    // even one; Rust's shortest form may take the other.
+    let (d, k) = chosen;
+    if d % 2 == 1 {
+        if exactly_equal(2 * d - 1, k, binary.double) && ok(d - 1, k) {
+            return (d - 1, k);
+        }
+        if exactly_equal(2 * d + 1, k, binary.double) && ok(d + 1, k) {
+            return (d + 1, k);
+        }
+    }
+    chosen
+}
+
+/// Writes `d × 10^k` the way PostgreSQL does: fixed notation when the decimal exponent of the
+/// first digit is in `-4..sci_from`, else `d.ddde±XX`.
+fn write_decimal(neg: bool, mut d: u64, mut k: i32, sci_from: i32, out: &mut Vec<u8>) {
     if neg {
         out.push(b'-');
     }
-    if digits == b"0" {
+    if d == 0 {
         out.push(b'0');
         return;
     }
+    while d % 10 == 0 {
+        d /= 10;
+        k += 1;
+    }
+    let mut buf = [0u8; 20];
+    let mut n = 0;
+    let mut rest = d;
+    while rest > 0 {
+        buf[n] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        n += 1;
+    }
+    buf[..n].reverse();
+    let digits = &buf[..n];
+    let exp = k + n as i32 - 1;
     if (-4..sci_from).contains(&exp) {
         if exp < 0 {
             out.extend_from_slice(b"0.");
@@ -255,7 +369,21 @@ impl TextForm for f64 {
                 b"-Infinity"
             });
         } else {
-            write_shortest(format_args!("{self:e}"), 15, out);
+            let a = self.abs();
+            let bits = a.to_bits();
+            let binary = Binary::new(bits & ((1 << 52) - 1), (bits >> 52) as i32, 52, 1023);
+            let (d, k) = pg_digits(
+                decimal_of(format_args!("{a:e}")),
+                &binary,
+                17,
+                |n| decimal_of(format_args!("{a:.*e}", n - 1)),
+                |d, k| {
+                    format!("{d}e{k}")
+                        .parse::<f64>()
+                        .is_ok_and(|b| b.to_bits() == bits)
+                },
+            );
+            write_decimal(self.is_sign_negative(), d, k, 15, out);
         }
     }
 
@@ -285,7 +413,26 @@ impl TextForm for f32 {
                 b"-Infinity"
             });
         } else {
-            write_shortest(format_args!("{self:e}"), 6, out);
+            let a = self.abs();
+            let bits = a.to_bits();
+            let binary = Binary::new(
+                u64::from(bits & ((1 << 23) - 1)),
+                (bits >> 23) as i32,
+                23,
+                127,
+            );
+            let (d, k) = pg_digits(
+                decimal_of(format_args!("{a:e}")),
+                &binary,
+                9,
+                |n| decimal_of(format_args!("{a:.*e}", n - 1)),
+                |d, k| {
+                    format!("{d}e{k}")
+                        .parse::<f32>()
+                        .is_ok_and(|b| b.to_bits() == bits)
+                },
+            );
+            write_decimal(self.is_sign_negative(), d, k, 6, out);
         }
     }
 
