@@ -1,6 +1,7 @@
 //! replgen's runtime: the typed codecs the generated code implements, and the dump, apply,
 //! export and import commands a mirror binary runs.
 
+pub mod changes;
 pub mod cli;
 pub mod codec;
 pub mod compare;
