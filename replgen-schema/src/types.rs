@@ -498,22 +498,17 @@ impl SqlType {
         let mut i = 0;
         let mut parts: Vec<(String, bool)> = Vec::new();
         let mut dotted = false;
-        loop {
-            match toks.get(i) {
-                Some(Tok::Ident(w, q)) => {
-                    parts.push((w.clone(), *q));
-                    i += 1;
-                    if toks.get(i) == Some(&Tok::Dot) {
-                        dotted = true;
-                        i += 1;
-                        if !matches!(toks.get(i), Some(Tok::Ident(..))) {
-                            return Err(bad("a name must follow '.'"));
-                        }
-                    } else if !matches!(toks.get(i), Some(Tok::Ident(..))) || dotted {
-                        break;
-                    }
+        while let Some(Tok::Ident(w, q)) = toks.get(i) {
+            parts.push((w.clone(), *q));
+            i += 1;
+            if toks.get(i) == Some(&Tok::Dot) {
+                dotted = true;
+                i += 1;
+                if !matches!(toks.get(i), Some(Tok::Ident(..))) {
+                    return Err(bad("a name must follow '.'"));
                 }
-                _ => break,
+            } else if !matches!(toks.get(i), Some(Tok::Ident(..))) || dotted {
+                break;
             }
         }
         if parts.is_empty() {
