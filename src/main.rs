@@ -1,1 +1,8 @@
-fn main() {}
+//! The example mirror: the module `replgen generate` wrote from this repository's schema.yaml,
+//! plus one call into the runtime. This is all a user's own mirror binary needs.
+
+mod replicated;
+
+fn main() -> std::process::ExitCode {
+    replgen_runtime::cli::main(&replicated::SCHEMA)
+}

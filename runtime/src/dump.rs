@@ -262,6 +262,9 @@ fn check_capture(client: &mut Client, schema: &SchemaDef) -> Result<()> {
 /// sees in the change logs, deletes exactly those log rows and records the cut. Returns `None`
 /// (and changes nothing) when there is nothing to cut.
 pub(crate) fn prepare_cut(tx: &mut Transaction, schema: &'static SchemaDef, opts: &DumpOptions) -> Result<Option<PreparedCut>> {
+    // Must be the transaction's first statement: the snapshot is taken by the next one.
+    tx.batch_execute(&sql::for_tables("lock_tables", schema.tables))
+        .context(|| "cannot lock the replicated tables for the cut".into())?;
     let pending: Vec<&'static TableDef> = tx
         .query(&sql::for_tables("pending", schema.tables), &[])
         .context(|| "cannot read the change logs".into())?

@@ -10,6 +10,7 @@ use crate::def::TableDef;
 const TEMPLATES: &[(&str, &str)] = &[
     ("state", include_str!("../templates/state.sql.jinja")),
     ("replica_state", include_str!("../templates/replica_state.sql.jinja")),
+    ("lock_tables", include_str!("../templates/lock_tables.sql.jinja")),
     ("pending", include_str!("../templates/pending.sql.jinja")),
     ("dump_table", include_str!("../templates/dump_table.sql.jinja")),
     ("export_table", include_str!("../templates/export_table.sql.jinja")),
