@@ -238,7 +238,7 @@ fn write_decimal(neg: bool, mut d: u64, mut k: i32, sci_from: i32, out: &mut Vec
         out.push(b'0');
         return;
     }
-    while d % 10 == 0 {
+    while d.is_multiple_of(10) {
         d /= 10;
         k += 1;
     }

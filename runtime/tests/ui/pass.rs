@@ -34,7 +34,10 @@ fn main() {
     };
     let mut out = Vec::new();
     a.encode_fields(&mut out);
-    assert_eq!(out, b"7\t00000000-0000-0000-0000-000000000000\ta\\tb\t\\N\t1\t\t{1,2}");
+    assert_eq!(
+        out,
+        b"7\t00000000-0000-0000-0000-000000000000\ta\\tb\t\\N\t1\t\t{1,2}"
+    );
     let fields: Vec<&[u8]> = out.split(|&b| b == b'\t').collect();
     assert_eq!(Artist::decode_fields(&fields).unwrap(), a);
     assert_eq!(Artist::TABLE.columns[6].sql_type, "smallint[]");
