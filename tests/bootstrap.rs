@@ -39,13 +39,19 @@ fn export_during_writes_then_import_and_apply_gives_an_identical_replica() {
     }
     env.dump();
     let out = env.mirror_ok(&["import", "--db", &env.replica, "--from", env.feed()]);
-    assert!(out.contains("imported export 2") && out.contains("continues with packet 3"), "{out}");
+    assert!(
+        out.contains("imported export 2") && out.contains("continues with packet 3"),
+        "{out}"
+    );
     let out = env.apply();
     assert!(out.contains("applied packets 3..="), "{out}");
     env.assert_identical();
     // A second import into the now non-empty replica is refused unless told to replace.
     let err = env.mirror_fails(&["import", "--db", &env.replica, "--from", env.feed()], 1);
-    assert!(err.contains("not empty") && err.contains("--replace"), "{err}");
+    assert!(
+        err.contains("not empty") && err.contains("--replace"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -58,7 +64,13 @@ fn a_tampered_or_truncated_export_is_refused_and_changes_nothing() {
     let xml = feed::index(env.feed.path());
     let start = xml.find("<export ").unwrap();
     let manifest_rel = feed::attr(&xml[start..], "path");
-    let export_dir = env.feed.path().join(&manifest_rel).parent().unwrap().to_path_buf();
+    let export_dir = env
+        .feed
+        .path()
+        .join(&manifest_rel)
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let biggest = std::fs::read_dir(&export_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -78,7 +90,10 @@ fn a_tampered_or_truncated_export_is_refused_and_changes_nothing() {
     // Truncated.
     std::fs::write(&biggest, &original[..original.len() / 2]).unwrap();
     let err = env.mirror_fails(&["import", "--db", &env.replica, "--from", env.feed()], 1);
-    assert!(err.contains("bytes, but the index lists") || err.contains("sha256"), "{err}");
+    assert!(
+        err.contains("bytes, but the index lists") || err.contains("sha256"),
+        "{err}"
+    );
     assert_eq!(before, env.replica_digest());
     // Intact again: the import works.
     std::fs::write(&biggest, &original).unwrap();

@@ -5,7 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use common::feed::{self, attr, packet_element, packet_file, relist, rewrite_packet, set_index, with_attr};
+use common::feed::{
+    self, attr, packet_element, packet_file, relist, rewrite_packet, set_index, with_attr,
+};
 use common::{Env, Workload};
 use replgen_schema::BaseType;
 
@@ -33,7 +35,13 @@ fn fixture(name: &str) -> Fixture {
         only_first = only_first.replace(&packet_element(&xml, serial), "");
     }
     set_index(&first, &only_first);
-    env.mirror_ok(&["apply", "--db", &env.replica, "--from", first.to_str().unwrap()]);
+    env.mirror_ok(&[
+        "apply",
+        "--db",
+        &env.replica,
+        "--from",
+        first.to_str().unwrap(),
+    ]);
     Fixture { env, scratch }
 }
 
@@ -45,11 +53,27 @@ impl Fixture {
         feed::copy_dir(self.env.feed.path(), &dir);
         tamper(&dir);
         let before = self.env.replica_digest();
-        let err = self.env.mirror_fails(&["apply", "--db", &self.env.replica, "--from", dir.to_str().unwrap()], 1);
+        let err = self.env.mirror_fails(
+            &[
+                "apply",
+                "--db",
+                &self.env.replica,
+                "--from",
+                dir.to_str().unwrap(),
+            ],
+            1,
+        );
         for part in expected {
-            assert!(err.contains(part), "{case}: expected `{part}` in the error:\n{err}");
+            assert!(
+                err.contains(part),
+                "{case}: expected `{part}` in the error:\n{err}"
+            );
         }
-        assert_eq!(before, self.env.replica_digest(), "{case}: the replica changed");
+        assert_eq!(
+            before,
+            self.env.replica_digest(),
+            "{case}: the replica changed"
+        );
     }
 }
 
@@ -91,7 +115,10 @@ fn refuses_damaged_files_and_indexes() {
         |dir| {
             let xml = feed::index(dir);
             let old = packet_element(&xml, 2);
-            set_index(dir, &xml.replace(&old, &with_attr(&old, "sha256", &"0".repeat(64))));
+            set_index(
+                dir,
+                &xml.replace(&old, &with_attr(&old, "sha256", &"0".repeat(64))),
+            );
         },
         &["sha256"],
     );
@@ -108,7 +135,10 @@ fn refuses_damaged_files_and_indexes() {
         |dir| {
             let xml = feed::index(dir);
             let old = packet_element(&xml, 2);
-            set_index(dir, &xml.replace(&old, &with_attr(&old, "path", "../../etc/passwd")));
+            set_index(
+                dir,
+                &xml.replace(&old, &with_attr(&old, "path", "../../etc/passwd")),
+            );
         },
         &["climbs out"],
     );
@@ -117,11 +147,18 @@ fn refuses_damaged_files_and_indexes() {
         |dir| {
             let xml = feed::index(dir);
             let old = packet_element(&xml, 2);
-            set_index(dir, &xml.replace(&old, &with_attr(&old, "path", "/etc/passwd")));
+            set_index(
+                dir,
+                &xml.replace(&old, &with_attr(&old, "path", "/etc/passwd")),
+            );
         },
         &["absolute"],
     );
-    f.refused("not_xml", |dir| std::fs::write(dir.join("index.xml"), "<replication><packet").unwrap(), &["index.xml"]);
+    f.refused(
+        "not_xml",
+        |dir| std::fs::write(dir.join("index.xml"), "<replication><packet").unwrap(),
+        &["index.xml"],
+    );
     f.refused(
         "missing_file",
         |dir| std::fs::remove_file(packet_file(dir, 2)).unwrap(),
@@ -143,7 +180,11 @@ fn refuses_packets_that_lie() {
     );
     f.refused(
         "schema_version",
-        |dir| rewrite_packet(dir, 2, |t| t.replace("# schema_version 1\n", "# schema_version 2\n")),
+        |dir| {
+            rewrite_packet(dir, 2, |t| {
+                t.replace("# schema_version 1\n", "# schema_version 2\n")
+            })
+        },
         &["packet 2", "schema_version 2", "schema_version 1"],
     );
     f.refused(
@@ -159,24 +200,50 @@ fn refuses_packets_that_lie() {
     );
     f.refused(
         "unknown_table",
-        |dir| rewrite_packet(dir, 2, |t| feed::edit_first_line(t, |_| true, |mut f| { f[0] = "99999".into(); f })),
+        |dir| {
+            rewrite_packet(dir, 2, |t| {
+                feed::edit_first_line(
+                    t,
+                    |_| true,
+                    |mut f| {
+                        f[0] = "99999".into();
+                        f
+                    },
+                )
+            })
+        },
         &["packet 2", "unknown table id 99999", "line 7"],
     );
     f.refused(
         "field_count",
         |dir| {
             rewrite_packet(dir, 2, |t| {
-                feed::edit_first_line(t, |f| f[3] != "2", |mut f| {
-                    f.pop();
-                    f
-                })
+                feed::edit_first_line(
+                    t,
+                    |f| f[3] != "2",
+                    |mut f| {
+                        f.pop();
+                        f
+                    },
+                )
             })
         },
         &["packet 2", "value fields, expected"],
     );
     f.refused(
         "bad_op",
-        |dir| rewrite_packet(dir, 2, |t| feed::edit_first_line(t, |_| true, |mut f| { f[3] = "7".into(); f })),
+        |dir| {
+            rewrite_packet(dir, 2, |t| {
+                feed::edit_first_line(
+                    t,
+                    |_| true,
+                    |mut f| {
+                        f[3] = "7".into();
+                        f
+                    },
+                )
+            })
+        },
         &["packet 2", "not an operation"],
     );
     f.refused(
@@ -202,22 +269,31 @@ fn refuses_packets_that_lie() {
         .find_map(|t| {
             t.columns
                 .iter()
-                .position(|c| !c.sql_type.array && matches!(c.sql_type.base, BaseType::Integer | BaseType::Bigint))
+                .position(|c| {
+                    !c.sql_type.array
+                        && matches!(c.sql_type.base, BaseType::Integer | BaseType::Bigint)
+                })
                 .map(|i| (t.clone(), i))
         })
         .expect("a table with an integer column");
     let lines = common::packet_lines(f.env.feed.path());
-    let has_line = lines.iter().any(|(s, l)| *s == 2 && l.starts_with(&format!("{}\t", table.id)) && l.split('\t').nth(3) != Some("2"));
+    let has_line = lines.iter().any(|(s, l)| {
+        *s == 2 && l.starts_with(&format!("{}\t", table.id)) && l.split('\t').nth(3) != Some("2")
+    });
     if has_line {
         let id = table.id.to_string();
         f.refused(
             "bad_value",
             |dir| {
                 rewrite_packet(dir, 2, |t| {
-                    feed::edit_first_line(t, |f| f[0] == id && f[3] != "2", |mut f| {
-                        f[4 + column] = "twelve".into();
-                        f
-                    })
+                    feed::edit_first_line(
+                        t,
+                        |f| f[0] == id && f[3] != "2",
+                        |mut f| {
+                            f[4 + column] = "twelve".into();
+                            f
+                        },
+                    )
                 })
             },
             &["packet 2", &table.columns[column].name, "twelve"],
@@ -233,7 +309,10 @@ fn refuses_a_decompression_bomb() {
         "bomb",
         |dir| {
             let path = packet_file(dir, 2);
-            let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::best());
+            let mut gz = flate2::write::GzEncoder::new(
+                std::fs::File::create(&path).unwrap(),
+                flate2::Compression::best(),
+            );
             let header = "# replgen packet 1\n# serial 2\n# previous 1\n";
             gz.write_all(header.as_bytes()).unwrap();
             let zeros = vec![b'0'; 1 << 20];
@@ -256,17 +335,39 @@ fn refuses_a_feed_rolled_back_behind_the_replica_and_replicas_too_far_behind() {
     let dir = f.scratch.path().join("rolled_back");
     feed::copy_dir(f.env.feed.path(), &dir);
     let xml = feed::index(&dir);
-    set_index(&dir, &xml.replace(&packet_element(&xml, 2), "").replace(&packet_element(&xml, 3), ""));
-    let err = f.env.mirror_fails(&["apply", "--db", &f.env.replica, "--from", dir.to_str().unwrap()], 1);
+    set_index(
+        &dir,
+        &xml.replace(&packet_element(&xml, 2), "")
+            .replace(&packet_element(&xml, 3), ""),
+    );
+    let err = f.env.mirror_fails(
+        &[
+            "apply",
+            "--db",
+            &f.env.replica,
+            "--from",
+            dir.to_str().unwrap(),
+        ],
+        1,
+    );
     assert!(err.contains("rolled back"), "{err}");
     // A new replica when the feed no longer lists packet 1.
-    let fresh = f.env.cluster.create_database(&replgen_testkit::Cluster::unique_name("rollback_fresh"));
+    let fresh = f
+        .env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name("rollback_fresh"));
     common::psql_file(&fresh, &common::root().join("tables.sql"));
     let xml = feed::index(f.env.feed.path());
     let pruned = f.scratch.path().join("pruned");
     feed::copy_dir(f.env.feed.path(), &pruned);
     set_index(&pruned, &xml.replace(&packet_element(&xml, 1), ""));
-    let err = f.env.mirror_fails(&["apply", "--db", &fresh, "--from", pruned.to_str().unwrap()], 1);
-    assert!(err.contains("oldest packet the feed still lists is 2") && err.contains("import"), "{err}");
+    let err = f.env.mirror_fails(
+        &["apply", "--db", &fresh, "--from", pruned.to_str().unwrap()],
+        1,
+    );
+    assert!(
+        err.contains("oldest packet the feed still lists is 2") && err.contains("import"),
+        "{err}"
+    );
     let _ = attr;
 }

@@ -18,16 +18,30 @@ fn assert_ops_consistent(env: &Env) -> usize {
         let f: Vec<&str> = line.split('\t').collect();
         let key = (f[0].to_string(), f[1].to_string());
         assert!(
-            seen_in_packet.insert((*serial, key.0.clone(), key.1.clone()), ()).is_none(),
+            seen_in_packet
+                .insert((*serial, key.0.clone(), key.1.clone()), ())
+                .is_none(),
             "packet {serial} has two lines for table {} row {}",
             key.0,
             key.1
         );
         let was = exists.get(&key).copied().unwrap_or(false);
         match f[3] {
-            "0" => assert!(!was, "packet {serial}: ADD of table {} row {} that already exists", key.0, key.1),
-            "1" => assert!(was, "packet {serial}: UPDATE of table {} row {} that does not exist", key.0, key.1),
-            "2" => assert!(was, "packet {serial}: REMOVE of table {} row {} that does not exist", key.0, key.1),
+            "0" => assert!(
+                !was,
+                "packet {serial}: ADD of table {} row {} that already exists",
+                key.0, key.1
+            ),
+            "1" => assert!(
+                was,
+                "packet {serial}: UPDATE of table {} row {} that does not exist",
+                key.0, key.1
+            ),
+            "2" => assert!(
+                was,
+                "packet {serial}: REMOVE of table {} row {} that does not exist",
+                key.0, key.1
+            ),
             op => panic!("bad op {op}"),
         }
         exists.insert(key, f[3] != "2");
@@ -68,20 +82,42 @@ fn a_transaction_open_across_a_cut_lands_in_the_next_packet_exactly_once() {
     let mut work = Workload::new(&mut master, &env.schema, 2, 0);
     // The late transaction writes first but commits after the cut.
     let insert_late = insert_statement(&mut work, &first);
-    late.batch_execute(&format!("BEGIN; {insert_late};")).unwrap();
-    master.batch_execute(&insert_statement(&mut work, &second)).unwrap();
+    late.batch_execute(&format!("BEGIN; {insert_late};"))
+        .unwrap();
+    master
+        .batch_execute(&insert_statement(&mut work, &second))
+        .unwrap();
     env.dump();
     late.batch_execute("COMMIT").unwrap();
     env.dump();
     let lines = packet_lines(env.feed.path());
-    let of = |serial: u64, id: u32| lines.iter().filter(|(s, l)| *s == serial && l.starts_with(&format!("{id}\t"))).count();
+    let of = |serial: u64, id: u32| {
+        lines
+            .iter()
+            .filter(|(s, l)| *s == serial && l.starts_with(&format!("{id}\t")))
+            .count()
+    };
     let late_rows: i64 = master
-        .query_one(&format!("SELECT count(*) FROM {}", common::workload::qualified(&first)), &[])
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {}",
+                common::workload::qualified(&first)
+            ),
+            &[],
+        )
         .unwrap()
         .get(0);
-    assert_eq!(of(1, first.id), 0, "the uncommitted insert leaked into packet 1");
+    assert_eq!(
+        of(1, first.id),
+        0,
+        "the uncommitted insert leaked into packet 1"
+    );
     assert!(of(1, second.id) >= 1);
-    assert_eq!(of(2, first.id) as i64, late_rows, "the late commit is missing from packet 2");
+    assert_eq!(
+        of(2, first.id) as i64,
+        late_rows,
+        "the late commit is missing from packet 2"
+    );
     assert_eq!(of(2, second.id), 0, "packet 1's rows were dumped again");
     env.apply();
     env.assert_identical();
@@ -90,7 +126,10 @@ fn a_transaction_open_across_a_cut_lands_in_the_next_packet_exactly_once() {
 fn insert_statement(work: &mut Workload, table: &replgen_schema::Table) -> String {
     loop {
         let s = work.statement(false);
-        if s.starts_with(&format!("INSERT INTO {}", common::workload::qualified(table))) {
+        if s.starts_with(&format!(
+            "INSERT INTO {}",
+            common::workload::qualified(table)
+        )) {
             return s;
         }
     }
@@ -131,12 +170,29 @@ fn concurrent_writers_and_random_cuts_lose_and_duplicate_nothing() {
 fn dump_every_and_apply_follow_keep_a_replica_current_and_stop_cleanly_on_sigterm() {
     let env = Env::new("follow");
     let mut dumper = Command::new(common::mirror_bin())
-        .args(["dump", "--db", &env.master, "--out", env.feed(), "--every", "1s"])
+        .args([
+            "dump",
+            "--db",
+            &env.master,
+            "--out",
+            env.feed(),
+            "--every",
+            "1s",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let mut applier = Command::new(common::mirror_bin())
-        .args(["apply", "--db", &env.replica, "--from", env.feed(), "--follow", "--interval", "200ms"])
+        .args([
+            "apply",
+            "--db",
+            &env.replica,
+            "--from",
+            env.feed(),
+            "--follow",
+            "--interval",
+            "200ms",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -150,19 +206,31 @@ fn dump_every_and_apply_follow_keep_a_replica_current_and_stop_cleanly_on_sigter
     // Wait for the dumper to cut the last writes and the replica to catch up.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let master_serial: i64 = master.query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[]).unwrap().get(0);
+        let master_serial: i64 = master
+            .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
+            .unwrap()
+            .get(0);
         let pending: i64 = pending_changes(&mut master, &env);
         let replica_serial = env.replica_digest().last().unwrap().1 .0;
         if pending == 0 && master_serial > 0 && replica_serial == master_serial {
             break;
         }
-        assert!(Instant::now() < deadline, "the replica did not catch up: master {master_serial}, replica {replica_serial}");
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not catch up: master {master_serial}, replica {replica_serial}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     for child in [&mut dumper, &mut applier] {
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         let status = child.wait().unwrap();
-        assert!(status.success(), "a SIGTERM should stop it cleanly, got {status}");
+        assert!(
+            status.success(),
+            "a SIGTERM should stop it cleanly, got {status}"
+        );
     }
     env.assert_identical();
 }
@@ -171,7 +239,12 @@ fn pending_changes(client: &mut postgres::Client, env: &Env) -> i64 {
     env.schema
         .tables
         .iter()
-        .map(|t| client.query_one(&format!("SELECT count(*) FROM replgen.log_{}", t.id), &[]).unwrap().get::<_, i64>(0))
+        .map(|t| {
+            client
+                .query_one(&format!("SELECT count(*) FROM replgen.log_{}", t.id), &[])
+                .unwrap()
+                .get::<_, i64>(0)
+        })
         .sum()
 }
 
@@ -185,19 +258,39 @@ fn applies_over_http_with_retries() {
         env.dump();
     }
     let server = common::http::serve(env.feed.path().to_path_buf());
-    server.failures_left.store(2, std::sync::atomic::Ordering::SeqCst);
+    server
+        .failures_left
+        .store(2, std::sync::atomic::Ordering::SeqCst);
     let out = env.mirror_ok(&["apply", "--db", &env.replica, "--from", &server.base]);
     assert!(out.contains("applied packets 1..=3"), "{out}");
     env.assert_identical();
-    let status = env.mirror_ok(&["status", "--db", &env.replica, "--from", &server.base, "--json"]);
-    assert!(status.contains("\"serial\":3") && status.contains("\"packets_behind\":0"), "{status}");
+    let status = env.mirror_ok(&[
+        "status",
+        "--db",
+        &env.replica,
+        "--from",
+        &server.base,
+        "--json",
+    ]);
+    assert!(
+        status.contains("\"serial\":3") && status.contains("\"packets_behind\":0"),
+        "{status}"
+    );
 }
 
 #[test]
 fn a_second_dumper_is_refused_with_a_clear_message() {
     let env = Env::new("two_dumpers");
     let mut first = Command::new(common::mirror_bin())
-        .args(["dump", "--db", &env.master, "--out", env.feed(), "--every", "1h"])
+        .args([
+            "dump",
+            "--db",
+            &env.master,
+            "--out",
+            env.feed(),
+            "--every",
+            "1h",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -205,6 +298,9 @@ fn a_second_dumper_is_refused_with_a_clear_message() {
     std::thread::sleep(Duration::from_millis(1500));
     let err = env.mirror_fails(&["dump", "--db", &env.master, "--out", env.feed()], 1);
     assert!(err.contains("another dumper is running"), "{err}");
-    Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
     assert!(first.wait().unwrap().success());
 }

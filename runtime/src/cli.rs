@@ -18,7 +18,9 @@ use crate::source::Source;
 use crate::timefmt;
 
 #[derive(Parser, Debug)]
-#[command(about = "Publishes a PostgreSQL database's changes as replication packets, and applies them on mirrors.")]
+#[command(
+    about = "Publishes a PostgreSQL database's changes as replication packets, and applies them on mirrors."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -162,18 +164,40 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
     match cli.command {
         Command::Install(DbArg { db }) => {
             let mut client = db::connect(&db)?;
-            client.batch_execute(schema.install_sql).context(|| "the install migration failed".into())?;
-            println!("installed change capture for {} tables (schema_version {})", schema.tables.len(), schema.version);
+            client
+                .batch_execute(schema.install_sql)
+                .context(|| "the install migration failed".into())?;
+            println!(
+                "installed change capture for {} tables (schema_version {})",
+                schema.tables.len(),
+                schema.version
+            );
             Ok(())
         }
         Command::Uninstall(DbArg { db }) => {
             let mut client = db::connect(&db)?;
-            client.batch_execute(schema.uninstall_sql).context(|| "the uninstall migration failed".into())?;
+            client
+                .batch_execute(schema.uninstall_sql)
+                .context(|| "the uninstall migration failed".into())?;
             println!("removed change capture");
             Ok(())
         }
-        Command::Dump { db, out, every, keep, delete_pruned, empty_packets, compression } => {
-            let opts = DumpOptions { out, keep, delete_pruned, empty_packets, compression };
+        Command::Dump {
+            db,
+            out,
+            every,
+            keep,
+            delete_pruned,
+            empty_packets,
+            compression,
+        } => {
+            let opts = DumpOptions {
+                out,
+                keep,
+                delete_pruned,
+                empty_packets,
+                compression,
+            };
             let stop = stop_flag();
             let mut master = Master::connect(&db.db, schema, opts, true)?;
             loop {
@@ -190,16 +214,39 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 }
             }
         }
-        Command::Export { db, out, keep, compression } => {
-            let opts = DumpOptions { out, keep, delete_pruned: false, empty_packets: false, compression };
+        Command::Export {
+            db,
+            out,
+            keep,
+            compression,
+        } => {
+            let opts = DumpOptions {
+                out,
+                keep,
+                delete_pruned: false,
+                empty_packets: false,
+                compression,
+            };
             let mut master = Master::connect(&db.db, schema, opts, false)?;
             let export = master.export()?;
             if let Some(serial) = export.cut {
                 println!("packet {serial}: cut together with the export");
             }
+            if export.reused {
+                println!(
+                    "export {} is still current (nothing changed since): {}",
+                    export.serial, export.path
+                );
+                return Ok(());
+            }
             println!(
                 "export {}: {} tables, {} rows, {} bytes, {:.2} s, {}",
-                export.serial, export.tables, export.rows, export.bytes, export.seconds, export.path
+                export.serial,
+                export.tables,
+                export.rows,
+                export.bytes,
+                export.seconds,
+                export.path
             );
             Ok(())
         }
@@ -220,13 +267,20 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             );
             Ok(())
         }
-        Command::Apply { db, from, follow, interval } => {
+        Command::Apply {
+            db,
+            from,
+            follow,
+            interval,
+        } => {
             let source = Source::parse(&from);
             let stop = stop_flag();
             let mut replica = Replica::connect(&db.db, schema)?;
             loop {
                 let bar = ProgressBar::default();
-                let result = replica.apply(&source, |done, total, entry| bar.tick(done, total, entry.serial, entry.rows));
+                let result = replica.apply(&source, |done, total, entry| {
+                    bar.tick(done, total, entry.serial, entry.rows)
+                });
                 bar.finish();
                 let summary = match result {
                     Ok(summary) => summary,
@@ -268,10 +322,17 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 );
             }
             if report.differences.is_empty() {
-                println!("replica identical: {} tables, {} rows", report.tables, report.rows);
+                println!(
+                    "replica identical: {} tables, {} rows",
+                    report.tables, report.rows
+                );
                 Ok(())
             } else {
-                Err(Error::Refused(format!("{} of {} tables differ", report.differences.len(), report.tables)))
+                Err(Error::Refused(format!(
+                    "{} of {} tables differ",
+                    report.differences.len(),
+                    report.tables
+                )))
             }
         }
     }
@@ -285,9 +346,14 @@ fn status(db: &str, from: Option<&str>, json: bool) -> Result<()> {
     };
     let newest = index.as_ref().and_then(|i| i.packets.last().cloned());
     let serial = position.as_ref().map(|p| p.serial);
-    let behind = newest.as_ref().map(|n| n.serial.saturating_sub(serial.unwrap_or(0)));
+    let behind = newest
+        .as_ref()
+        .map(|n| n.serial.saturating_sub(serial.unwrap_or(0)));
     let seconds_behind = match (&position, &newest) {
-        (Some(p), Some(n)) => match (timefmt::parse_epoch(&n.timestamp), timefmt::parse_epoch(&p.packet_created)) {
+        (Some(p), Some(n)) => match (
+            timefmt::parse_epoch(&n.timestamp),
+            timefmt::parse_epoch(&p.packet_created),
+        ) {
             (Some(a), Some(b)) => Some((a - b).max(0.0)),
             _ => None,
         },
@@ -323,12 +389,17 @@ fn status(db: &str, from: Option<&str>, json: bool) -> Result<()> {
                 n.serial,
                 n.timestamp,
                 behind.unwrap_or(0),
-                seconds_behind.map(|s| format!(", {s:.1} s behind")).unwrap_or_default()
+                seconds_behind
+                    .map(|s| format!(", {s:.1} s behind"))
+                    .unwrap_or_default()
             ),
             None => println!("feed: no packets listed"),
         }
         if let Some(export) = &index.export {
-            println!("feed: latest export {} created {}", export.serial, export.timestamp);
+            println!(
+                "feed: latest export {} created {}",
+                export.serial, export.timestamp
+            );
         }
     }
     Ok(())
@@ -349,8 +420,10 @@ impl ProgressBar {
         let bar = bar.get_or_insert_with(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} packets, {msg} ({eta} left)")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} packets, {msg} ({eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar
         });

@@ -42,7 +42,15 @@ pub fn compare(first: &str, second: &str, schema: &SchemaDef) -> Result<Report> 
         .iter()
         .zip(a.iter().zip(&b))
         .filter(|(_, (x, y))| x != y)
-        .map(|(t, (x, y))| Difference { table: t.display_name(), first_rows: x.0, second_rows: y.0 })
+        .map(|(t, (x, y))| Difference {
+            table: t.display_name(),
+            first_rows: x.0,
+            second_rows: y.0,
+        })
         .collect();
-    Ok(Report { tables: schema.tables.len(), rows: a.iter().map(|d| d.0).sum(), differences })
+    Ok(Report {
+        tables: schema.tables.len(),
+        rows: a.iter().map(|d| d.0).sum(),
+        differences,
+    })
 }

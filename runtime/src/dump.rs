@@ -36,7 +36,13 @@ pub struct DumpOptions {
 
 impl DumpOptions {
     pub fn new(out: impl Into<PathBuf>) -> Self {
-        DumpOptions { out: out.into(), keep: 1000, delete_pruned: false, empty_packets: false, compression: 3 }
+        DumpOptions {
+            out: out.into(),
+            keep: 1000,
+            delete_pruned: false,
+            empty_packets: false,
+            compression: 3,
+        }
     }
 }
 
@@ -66,7 +72,12 @@ pub struct Master {
 impl Master {
     /// Connects, checks that the installed capture matches this binary, prepares the state
     /// tables and, when `exclusive`, takes the dumper lock (refusing if another dumper has it).
-    pub fn connect(db: &str, schema: &'static SchemaDef, opts: DumpOptions, exclusive: bool) -> Result<Master> {
+    pub fn connect(
+        db: &str,
+        schema: &'static SchemaDef,
+        opts: DumpOptions,
+        exclusive: bool,
+    ) -> Result<Master> {
         let mut client = db::connect(db)?;
         check_capture(&mut client, schema)?;
         client
@@ -77,8 +88,13 @@ impl Master {
                 "another dumper is running against this database; only one may cut packets at a time".into(),
             ));
         }
-        fsutil::create_dirs(&opts.out).context(|| format!("cannot create {}", opts.out.display()))?;
-        let mut master = Master { client, schema, opts };
+        fsutil::create_dirs(&opts.out)
+            .context(|| format!("cannot create {}", opts.out.display()))?;
+        let mut master = Master {
+            client,
+            schema,
+            opts,
+        };
         master.recover()?;
         Ok(master)
     }
@@ -91,7 +107,9 @@ impl Master {
         let unlock = db::unlock(&mut self.client, LOCK_CUT);
         let prepared = result?;
         unlock?;
-        let Some(entry) = prepared else { return Ok(None) };
+        let Some(entry) = prepared else {
+            return Ok(None);
+        };
         Ok(Some(CutSummary {
             serial: entry.serial,
             rows: entry.rows,
@@ -112,10 +130,17 @@ impl Master {
             .start()
             .context(|| "cannot begin the cut".into())?;
         let prepared = prepare_cut(&mut tx, schema, &opts)?;
+        if prepared.is_some() {
+            crate::faults::crash_point("dump-before-commit");
+        }
         tx.commit().context(|| "cannot commit the cut".into())?;
-        let Some(prepared) = prepared else { return Ok(None) };
+        let Some(prepared) = prepared else {
+            return Ok(None);
+        };
+        crate::faults::crash_point("dump-after-commit");
         let entry = prepared.entry.clone();
         publish_cut(&opts.out, prepared)?;
+        crate::faults::crash_point("dump-after-publish");
         self.write_index()?;
         Ok(Some(entry))
     }
@@ -147,15 +172,27 @@ impl Master {
                     final_path.display()
                 )));
             }
-            tracing::info!(serial, "publishing packet {serial} left unpublished by an interrupted dump");
-            fsutil::publish(&tmp, &final_path).context(|| format!("cannot publish {}", final_path.display()))?;
+            tracing::info!(
+                serial,
+                "publishing packet {serial} left unpublished by an interrupted dump"
+            );
+            fsutil::publish(&tmp, &final_path)
+                .context(|| format!("cannot publish {}", final_path.display()))?;
         }
         crate::export::recover_exports(self)?;
         if tmp_dir.is_dir() {
-            for entry in fs::read_dir(&tmp_dir).context(|| format!("cannot list {}", tmp_dir.display()))? {
-                let path = entry.context(|| format!("cannot list {}", tmp_dir.display()))?.path();
+            for entry in
+                fs::read_dir(&tmp_dir).context(|| format!("cannot list {}", tmp_dir.display()))?
+            {
+                let path = entry
+                    .context(|| format!("cannot list {}", tmp_dir.display()))?
+                    .path();
                 tracing::info!("removing {}, left by an interrupted dump", path.display());
-                let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+                let removed = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
                 removed.context(|| format!("cannot remove {}", path.display()))?;
             }
         }
@@ -186,7 +223,8 @@ impl Master {
             .map(|row| entry_from_row(&row));
         let index = Index { packets, export };
         let path = self.opts.out.join("index.xml");
-        fsutil::write_atomic(&path, &index.to_xml()).context(|| format!("cannot write {}", path.display()))?;
+        fsutil::write_atomic(&path, &index.to_xml())
+            .context(|| format!("cannot write {}", path.display()))?;
         if self.opts.delete_pruned {
             self.delete_pruned(&index)?;
         }
@@ -194,17 +232,23 @@ impl Master {
     }
 
     fn delete_pruned(&mut self, index: &Index) -> Result<()> {
-        let Some(oldest) = index.packets.first().map(|p| p.serial as i64) else { return Ok(()) };
+        let Some(oldest) = index.packets.first().map(|p| p.serial as i64) else {
+            return Ok(());
+        };
         let rows = self
             .client
-            .query("SELECT path FROM replgen.cuts WHERE serial < $1 ORDER BY serial DESC", &[&oldest])
+            .query(
+                "SELECT path FROM replgen.cuts WHERE serial < $1 ORDER BY serial DESC",
+                &[&oldest],
+            )
             .context(|| "cannot read replgen.cuts".into())?;
         for row in rows {
             let path = self.opts.out.join(row.get::<_, String>(0));
             if !path.exists() {
                 break; // everything older was pruned by an earlier cut
             }
-            fs::remove_file(&path).context(|| format!("cannot delete the pruned packet {}", path.display()))?;
+            fs::remove_file(&path)
+                .context(|| format!("cannot delete the pruned packet {}", path.display()))?;
         }
         Ok(())
     }
@@ -261,7 +305,11 @@ fn check_capture(client: &mut Client, schema: &SchemaDef) -> Result<()> {
 /// Inside the cut's REPEATABLE READ transaction: writes the packet of everything the snapshot
 /// sees in the change logs, deletes exactly those log rows and records the cut. Returns `None`
 /// (and changes nothing) when there is nothing to cut.
-pub(crate) fn prepare_cut(tx: &mut Transaction, schema: &'static SchemaDef, opts: &DumpOptions) -> Result<Option<PreparedCut>> {
+pub(crate) fn prepare_cut(
+    tx: &mut Transaction,
+    schema: &'static SchemaDef,
+    opts: &DumpOptions,
+) -> Result<Option<PreparedCut>> {
     // Must be the transaction's first statement: the snapshot is taken by the next one.
     tx.batch_execute(&sql::for_tables("lock_tables", schema.tables))
         .context(|| "cannot lock the replicated tables for the cut".into())?;
@@ -296,8 +344,11 @@ pub(crate) fn prepare_cut(tx: &mut Transaction, schema: &'static SchemaDef, opts
             e
         })?;
     for table in &pending {
-        tx.batch_execute(&format!("DELETE FROM replgen.{}", sql::quote_ident(&format!("log_{}", table.id))))
-            .context(|| format!("cannot consume the change log of {}", table.display_name()))?;
+        tx.batch_execute(&format!(
+            "DELETE FROM replgen.{}",
+            sql::quote_ident(&format!("log_{}", table.id))
+        ))
+        .context(|| format!("cannot consume the change log of {}", table.display_name()))?;
     }
     let path = packet::packet_path(serial, &created);
     tx.execute(
@@ -315,14 +366,23 @@ pub(crate) fn prepare_cut(tx: &mut Transaction, schema: &'static SchemaDef, opts
         ],
     )
     .context(|| "cannot record the cut".into())?;
-    let entry = Entry { serial, path, timestamp: created, size, sha256, schema_version: schema.version, rows };
+    let entry = Entry {
+        serial,
+        path,
+        timestamp: created,
+        size,
+        sha256,
+        schema_version: schema.version,
+        rows,
+    };
     Ok(Some(PreparedCut { entry, tmp }))
 }
 
 /// After the cut committed: gives the packet its final name.
 pub(crate) fn publish_cut(out: &Path, cut: PreparedCut) -> Result<()> {
     let final_path = out.join(&cut.entry.path);
-    fsutil::publish(&cut.tmp, &final_path).context(|| format!("cannot publish {}", final_path.display()))
+    fsutil::publish(&cut.tmp, &final_path)
+        .context(|| format!("cannot publish {}", final_path.display()))
 }
 
 /// Streams every pending table's changed rows through gzip into `tmp`, durable on return.
@@ -343,20 +403,32 @@ fn write_packet(
         let reader = tx
             .copy_out(&sql::for_table("dump_table", table))
             .context(|| format!("cannot read the changed rows of {}", table.display_name()))?;
-        rows += copy_lines(BufReader::with_capacity(1 << 20, reader), table, &mut gz)
-            .map_err(|source| Error::Io { context: format!("while dumping {}", table.display_name()), source })?;
+        rows += copy_lines(BufReader::with_capacity(1 << 20, reader), table, &mut gz).map_err(
+            |source| Error::Io {
+                context: format!("while dumping {}", table.display_name()),
+                source,
+            },
+        )?;
     }
+    crate::faults::crash_point("dump-mid-packet");
     packet::write_trailer(&mut gz, rows).context(io_ctx)?;
     let hashing = gz.finish().context(io_ctx)?;
     let (buffered, sha256, size) = hashing.finish();
-    let file = buffered.into_inner().map_err(|e| e.into_error()).context(io_ctx)?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context(io_ctx)?;
     file.sync_all().context(io_ctx)?;
     Ok((sha256, size, rows))
 }
 
 /// Rewrites the dump query's lines (`id, rowid, ts, op, every column, every key column`) into
 /// packet lines: ADD/UPDATE keep the columns, REMOVE keeps only the key.
-fn copy_lines(mut input: impl BufRead, table: &TableDef, out: &mut impl Write) -> std::io::Result<u64> {
+fn copy_lines(
+    mut input: impl BufRead,
+    table: &TableDef,
+    out: &mut impl Write,
+) -> std::io::Result<u64> {
     let columns = table.columns.len();
     let mut line = Vec::with_capacity(4096);
     let mut rows = 0;
@@ -371,7 +443,9 @@ fn copy_lines(mut input: impl BufRead, table: &TableDef, out: &mut impl Write) -
         let values_start = tabs.nth(3).map(|p| p + 1);
         let key_tab = tabs.nth(columns - 1);
         let (Some(values_start), Some(key_tab)) = (values_start, key_tab) else {
-            return Err(std::io::Error::other("the dump query returned a malformed line"));
+            return Err(std::io::Error::other(
+                "the dump query returned a malformed line",
+            ));
         };
         let op = line[values_start - 2];
         if op == b'2' {

@@ -10,7 +10,10 @@ use crate::source::FetchError;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{context}: {source}")]
-    Db { context: String, source: postgres::Error },
+    Db {
+        context: String,
+        source: postgres::Error,
+    },
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
     #[error(transparent)]
@@ -18,9 +21,17 @@ pub enum Error {
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error("packet {serial} ({path}): {source}")]
-    Packet { serial: u64, path: String, source: PacketError },
+    Packet {
+        serial: u64,
+        path: String,
+        source: PacketError,
+    },
     #[error("packet {serial} ({path}): {source}")]
-    Decode { serial: u64, path: String, source: DecodeError },
+    Decode {
+        serial: u64,
+        path: String,
+        source: DecodeError,
+    },
     #[error("{0}")]
     Refused(String),
     #[error("{0}")]
@@ -48,12 +59,18 @@ pub trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, postgres::Error> {
     fn context(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Db { context: context(), source })
+        self.map_err(|source| Error::Db {
+            context: context(),
+            source,
+        })
     }
 }
 
 impl<T> Context<T> for std::result::Result<T, io::Error> {
     fn context(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Io { context: context(), source })
+        self.map_err(|source| Error::Io {
+            context: context(),
+            source,
+        })
     }
 }

@@ -28,13 +28,19 @@ pub struct ExportSummary {
     pub path: String,
     /// The packet cut together with the export, if there were pending changes.
     pub cut: Option<u64>,
+    /// Nothing changed since the newest export, which is still current and was kept.
+    pub reused: bool,
 }
 
 /// How many finished exports stay on disk (the index lists the newest).
 const EXPORTS_KEPT: i64 = 2;
 
 fn export_dir_name(serial: u64, created: &str) -> String {
-    let stamp: String = created.chars().filter(|c| c.is_ascii_digit() || *c == 'T').take(15).collect();
+    let stamp: String = created
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .take(15)
+        .collect();
     format!("export-{serial:09}-{stamp}Z")
 }
 
@@ -70,6 +76,32 @@ impl Master {
                 last as u64
             }
         };
+        if cut.is_none() {
+            // Nothing changed since the newest export: it is still exact, and listed files are
+            // never rewritten.
+            let current = tx
+                .query_opt(
+                    "SELECT path, rows, bytes FROM replgen.exports WHERE serial = $1",
+                    &[&(serial as i64)],
+                )
+                .context(|| "cannot read replgen.exports".into())?;
+            if let Some(row) = current {
+                let path: String = row.get(0);
+                if opts.out.join(&path).exists() {
+                    tx.commit().context(|| "cannot end the export".into())?;
+                    return Ok(ExportSummary {
+                        serial,
+                        tables: schema.tables.len(),
+                        rows: row.get::<_, i64>(1) as u64,
+                        bytes: row.get::<_, i64>(2) as u64,
+                        seconds: started.elapsed().as_secs_f64(),
+                        path,
+                        cut: None,
+                        reused: true,
+                    });
+                }
+            }
+        }
         let created = db::now_utc(&mut tx)?;
         let name = export_dir_name(serial, &created);
         let tmp_dir = opts.out.join(TMP_DIR).join(&name);
@@ -83,14 +115,24 @@ impl Master {
         };
         for table in schema.tables {
             let file_name = format!("table-{}.copy.gz", table.id);
-            let (sha256, size, rows) = export_table(&mut tx, table, &tmp_dir.join(&file_name), opts.compression)?;
-            manifest.tables.push(TableFile { id: table.id, name: table.display_name(), path: file_name, size, sha256, rows });
+            let (sha256, size, rows) =
+                export_table(&mut tx, table, &tmp_dir.join(&file_name), opts.compression)?;
+            manifest.tables.push(TableFile {
+                id: table.id,
+                name: table.display_name(),
+                path: file_name,
+                size,
+                sha256,
+                rows,
+            });
         }
         let manifest_bytes = manifest.to_xml();
         let manifest_path = tmp_dir.join("manifest.xml");
-        fsutil::write_atomic(&manifest_path, &manifest_bytes).context(|| format!("cannot write {}", manifest_path.display()))?;
+        fsutil::write_atomic(&manifest_path, &manifest_bytes)
+            .context(|| format!("cannot write {}", manifest_path.display()))?;
         fsutil::sync_dir(&tmp_dir).context(|| format!("cannot sync {}", tmp_dir.display()))?;
-        let (sha256, size) = fsutil::hash_file(&manifest_path).context(|| format!("cannot read {}", manifest_path.display()))?;
+        let (sha256, size) = fsutil::hash_file(&manifest_path)
+            .context(|| format!("cannot read {}", manifest_path.display()))?;
         let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
         let bytes: u64 = manifest.tables.iter().map(|t| t.size).sum::<u64>() + size;
         let rel = format!("exports/{name}/manifest.xml");
@@ -102,13 +144,16 @@ impl Master {
             &[&(serial as i64), &created, &rel, &(size as i64), &sha256, &(rows as i64), &(schema.version as i32)],
         )
         .context(|| "cannot record the export".into())?;
+        crate::faults::crash_point("export-before-commit");
         tx.commit().context(|| "cannot commit the export".into())?;
+        crate::faults::crash_point("export-after-commit");
         let cut_serial = cut.as_ref().map(|c| c.entry.serial);
         if let Some(cut) = cut {
             publish_cut(&opts.out, cut)?;
         }
         let final_dir = opts.out.join("exports").join(&name);
-        fsutil::publish(&tmp_dir, &final_dir).context(|| format!("cannot publish {}", final_dir.display()))?;
+        fsutil::publish(&tmp_dir, &final_dir)
+            .context(|| format!("cannot publish {}", final_dir.display()))?;
         self.write_index()?;
         self.prune_exports()?;
         Ok(ExportSummary {
@@ -119,6 +164,7 @@ impl Master {
             seconds: started.elapsed().as_secs_f64(),
             path: rel,
             cut: cut_serial,
+            reused: false,
         })
     }
 
@@ -126,14 +172,18 @@ impl Master {
     fn prune_exports(&mut self) -> Result<()> {
         let old = self
             .client
-            .query("SELECT serial, path FROM replgen.exports ORDER BY serial DESC OFFSET $1", &[&EXPORTS_KEPT])
+            .query(
+                "SELECT serial, path FROM replgen.exports ORDER BY serial DESC OFFSET $1",
+                &[&EXPORTS_KEPT],
+            )
             .context(|| "cannot read replgen.exports".into())?;
         for row in old {
             let serial: i64 = row.get(0);
             let path: String = row.get(1);
             if let Some(dir) = self.opts.out.join(&path).parent() {
                 if dir.is_dir() {
-                    fs::remove_dir_all(dir).context(|| format!("cannot delete the old export {}", dir.display()))?;
+                    fs::remove_dir_all(dir)
+                        .context(|| format!("cannot delete the old export {}", dir.display()))?;
                 }
             }
             self.client
@@ -148,7 +198,10 @@ impl Master {
 pub(crate) fn recover_exports(master: &mut Master) -> Result<()> {
     let rows = master
         .client
-        .query("SELECT serial, path, sha256 FROM replgen.exports ORDER BY serial DESC LIMIT $1", &[&EXPORTS_KEPT])
+        .query(
+            "SELECT serial, path, sha256 FROM replgen.exports ORDER BY serial DESC LIMIT $1",
+            &[&EXPORTS_KEPT],
+        )
         .context(|| "cannot read replgen.exports".into())?;
     for row in rows {
         let serial: i64 = row.get(0);
@@ -158,17 +211,26 @@ pub(crate) fn recover_exports(master: &mut Master) -> Result<()> {
         if final_manifest.exists() {
             continue;
         }
-        let dir_name = Path::new(&path).parent().and_then(|p| p.file_name()).map(|n| n.to_owned());
+        let dir_name = Path::new(&path)
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_owned());
         let Some(dir_name) = dir_name else { continue };
         let tmp_dir = master.opts.out.join(TMP_DIR).join(&dir_name);
-        let intact = fsutil::hash_file(&tmp_dir.join("manifest.xml")).map(|(s, _)| s == sha).unwrap_or(false);
+        let intact = fsutil::hash_file(&tmp_dir.join("manifest.xml"))
+            .map(|(s, _)| s == sha)
+            .unwrap_or(false);
         if !intact {
             return Err(Error::Refused(format!(
                 "export {serial} was committed but its folder is missing; run `export` again"
             )));
         }
-        let final_dir = final_manifest.parent().expect("a manifest has a folder").to_path_buf();
-        fsutil::publish(&tmp_dir, &final_dir).context(|| format!("cannot publish {}", final_dir.display()))?;
+        let final_dir = final_manifest
+            .parent()
+            .expect("a manifest has a folder")
+            .to_path_buf();
+        fsutil::publish(&tmp_dir, &final_dir)
+            .context(|| format!("cannot publish {}", final_dir.display()))?;
     }
     Ok(())
 }
@@ -186,12 +248,19 @@ fn export_table(
     let mut reader = tx
         .copy_out(&sql::for_table("export_table", table))
         .context(|| format!("cannot read {}", table.display_name()))?;
-    let mut counter = LineCounter { inner: &mut gz, lines: 0 };
-    std::io::copy(&mut reader, &mut counter).context(|| format!("while exporting {}", table.display_name()))?;
+    let mut counter = LineCounter {
+        inner: &mut gz,
+        lines: 0,
+    };
+    std::io::copy(&mut reader, &mut counter)
+        .context(|| format!("while exporting {}", table.display_name()))?;
     let rows = counter.lines;
     let hashing = gz.finish().context(io_ctx)?;
     let (buffered, sha256, size) = hashing.finish();
-    let file = buffered.into_inner().map_err(|e| e.into_error()).context(io_ctx)?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context(io_ctx)?;
     file.sync_all().context(io_ctx)?;
     Ok((sha256, size, rows))
 }

@@ -46,7 +46,10 @@ pub fn publish(from: &Path, to: &Path) -> io::Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().expect("a file has a folder");
     create_dirs(dir)?;
-    let name = path.file_name().expect("a file has a name").to_string_lossy();
+    let name = path
+        .file_name()
+        .expect("a file has a name")
+        .to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp"));
     {
         let mut file = File::create(&tmp)?;
@@ -67,7 +70,11 @@ pub struct HashingWriter<W> {
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
         use sha2::Digest;
-        HashingWriter { inner, hasher: sha2::Sha256::new(), bytes: 0 }
+        HashingWriter {
+            inner,
+            hasher: sha2::Sha256::new(),
+            bytes: 0,
+        }
     }
 
     /// The inner writer, the hex sha256 and the byte count.

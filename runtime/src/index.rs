@@ -45,8 +45,12 @@ pub enum IndexError {
 impl Index {
     pub fn to_xml(&self) -> Vec<u8> {
         let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
-        let write = |w: &mut Writer<Vec<u8>>, e: Event| w.write_event(e).expect("writing to memory");
-        write(&mut writer, Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        let write =
+            |w: &mut Writer<Vec<u8>>, e: Event| w.write_event(e).expect("writing to memory");
+        write(
+            &mut writer,
+            Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+        );
         let mut root = BytesStart::new("replication");
         root.push_attribute(("format", "1"));
         write(&mut writer, Event::Start(root));
@@ -69,14 +73,20 @@ impl Index {
         let mut index = Index::default();
         let mut saw_root = false;
         loop {
-            match reader.read_event().map_err(|e| IndexError::Xml(e.to_string()))? {
+            match reader
+                .read_event()
+                .map_err(|e| IndexError::Xml(e.to_string()))?
+            {
                 Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
                     b"replication" => {
                         saw_root = true;
                         let attrs = attributes(&e)?;
                         if let Some(format) = attrs.iter().find(|(k, _)| k == "format") {
                             if format.1 != "1" {
-                                return Err(IndexError::Invalid(format!("unsupported index format {}", format.1)));
+                                return Err(IndexError::Invalid(format!(
+                                    "unsupported index format {}",
+                                    format.1
+                                )));
                             }
                         }
                     }
@@ -104,7 +114,10 @@ impl Index {
         index.packets.sort_by_key(|p| p.serial);
         for pair in index.packets.windows(2) {
             if pair[1].serial == pair[0].serial {
-                return Err(IndexError::Invalid(format!("packet {} is listed twice", pair[0].serial)));
+                return Err(IndexError::Invalid(format!(
+                    "packet {} is listed twice",
+                    pair[0].serial
+                )));
             }
             if pair[1].serial != pair[0].serial + 1 {
                 return Err(IndexError::Invalid(format!(
@@ -163,10 +176,13 @@ fn parse_entry(kind: &str, e: &BytesStart) -> Result<Entry, IndexError> {
     };
     let serial = number("serial")?;
     let path = get("path")?.to_string();
-    check_relative_path(&path).map_err(|why| IndexError::Invalid(format!("<{kind} serial=\"{serial}\">: {why}")))?;
+    check_relative_path(&path)
+        .map_err(|why| IndexError::Invalid(format!("<{kind} serial=\"{serial}\">: {why}")))?;
     let sha256 = get("sha256")?.to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(IndexError::Invalid(format!("<{kind} serial=\"{serial}\"> has an invalid sha256")));
+        return Err(IndexError::Invalid(format!(
+            "<{kind} serial=\"{serial}\"> has an invalid sha256"
+        )));
     }
     Ok(Entry {
         serial,
@@ -174,8 +190,11 @@ fn parse_entry(kind: &str, e: &BytesStart) -> Result<Entry, IndexError> {
         timestamp: get("timestamp")?.to_string(),
         size: number("size")?,
         sha256,
-        schema_version: u32::try_from(number("schema_version")?)
-            .map_err(|_| IndexError::Invalid(format!("<{kind} serial=\"{serial}\"> has an invalid schema_version")))?,
+        schema_version: u32::try_from(number("schema_version")?).map_err(|_| {
+            IndexError::Invalid(format!(
+                "<{kind} serial=\"{serial}\"> has an invalid schema_version"
+            ))
+        })?,
         rows: number("rows")?,
     })
 }
@@ -186,14 +205,23 @@ pub fn check_relative_path(path: &str) -> Result<(), String> {
         return Err("its path is empty or too long".into());
     }
     if path.starts_with('/') || path.contains('\\') || path.contains(':') {
-        return Err(format!("the path `{path}` is absolute; paths must be relative to the feed's root"));
+        return Err(format!(
+            "the path `{path}` is absolute; paths must be relative to the feed's root"
+        ));
     }
     for segment in path.split('/') {
         if segment.is_empty() || segment == "." || segment == ".." {
-            return Err(format!("the path `{path}` climbs out of the feed or has an empty segment"));
+            return Err(format!(
+                "the path `{path}` climbs out of the feed or has an empty segment"
+            ));
         }
-        if !segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-            return Err(format!("the path `{path}` has characters other than letters, digits, `.`, `_` and `-`"));
+        if !segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(format!(
+                "the path `{path}` has characters other than letters, digits, `.`, `_` and `-`"
+            ));
         }
     }
     Ok(())
@@ -217,20 +245,38 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let index = Index { packets: vec![entry(1), entry(2)], export: Some(entry(1)) };
+        let index = Index {
+            packets: vec![entry(1), entry(2)],
+            export: Some(entry(1)),
+        };
         assert_eq!(Index::parse(&index.to_xml()).unwrap(), index);
     }
 
     #[test]
     fn refuses_gaps_duplicates_and_escaping_paths() {
-        let gap = Index { packets: vec![entry(1), entry(3)], export: None };
-        assert!(Index::parse(&gap.to_xml()).unwrap_err().to_string().contains("gap"));
-        let twice = Index { packets: vec![entry(2), entry(2)], export: None };
-        assert!(Index::parse(&twice.to_xml()).unwrap_err().to_string().contains("twice"));
+        let gap = Index {
+            packets: vec![entry(1), entry(3)],
+            export: None,
+        };
+        assert!(Index::parse(&gap.to_xml())
+            .unwrap_err()
+            .to_string()
+            .contains("gap"));
+        let twice = Index {
+            packets: vec![entry(2), entry(2)],
+            export: None,
+        };
+        assert!(Index::parse(&twice.to_xml())
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
         for path in ["../x.gz", "/etc/passwd", "a/../../b", "http://x/y", "a//b"] {
             let mut e = entry(1);
             e.path = path.into();
-            let index = Index { packets: vec![e], export: None };
+            let index = Index {
+                packets: vec![e],
+                export: None,
+            };
             assert!(Index::parse(&index.to_xml()).is_err(), "{path} accepted");
         }
         assert!(Index::parse(b"<html/>").is_err());

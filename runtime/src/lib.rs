@@ -10,6 +10,7 @@ pub mod def;
 pub mod dump;
 pub mod error;
 pub mod export;
+pub mod faults;
 pub mod fsutil;
 pub mod index;
 pub mod manifest;
@@ -22,5 +23,5 @@ pub mod types;
 
 pub use codec::DecodeError;
 pub use def::{ColumnDef, Replicated, SchemaDef, TableDef};
-pub use replgen_macros::Replicated;
 pub use error::Error;
+pub use replgen_macros::Replicated;

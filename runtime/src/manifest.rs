@@ -66,7 +66,10 @@ impl Manifest {
         let mut reader = Reader::from_str(text);
         let mut manifest: Option<Manifest> = None;
         loop {
-            match reader.read_event().map_err(|e| format!("manifest.xml is not valid XML: {e}"))? {
+            match reader
+                .read_event()
+                .map_err(|e| format!("manifest.xml is not valid XML: {e}"))?
+            {
                 Event::Start(e) | Event::Empty(e) => {
                     let attrs = attrs(&e)?;
                     let get = |name: &str| {
@@ -74,10 +77,17 @@ impl Manifest {
                             .iter()
                             .find(|(k, _)| k == name)
                             .map(|(_, v)| v.clone())
-                            .ok_or_else(|| format!("manifest.xml: <{}> lacks {name}", String::from_utf8_lossy(e.name().as_ref())))
+                            .ok_or_else(|| {
+                                format!(
+                                    "manifest.xml: <{}> lacks {name}",
+                                    String::from_utf8_lossy(e.name().as_ref())
+                                )
+                            })
                     };
                     let num = |name: &str| -> Result<u64, String> {
-                        get(name)?.parse().map_err(|_| format!("manifest.xml: {name} is not a number"))
+                        get(name)?
+                            .parse()
+                            .map_err(|_| format!("manifest.xml: {name} is not a number"))
                     };
                     match e.name().as_ref() {
                         b"export" => {
@@ -90,11 +100,14 @@ impl Manifest {
                             })
                         }
                         b"table" => {
-                            let m = manifest.as_mut().ok_or("manifest.xml: <table> outside <export>")?;
+                            let m = manifest
+                                .as_mut()
+                                .ok_or("manifest.xml: <table> outside <export>")?;
                             let path = get("path")?;
                             check_relative_path(&path).map_err(|e| format!("manifest.xml: {e}"))?;
                             let sha256 = get("sha256")?;
-                            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit())
+                            {
                                 return Err("manifest.xml: a table has an invalid sha256".into());
                             }
                             m.tables.push(TableFile {
@@ -106,7 +119,12 @@ impl Manifest {
                                 rows: num("rows")?,
                             });
                         }
-                        other => return Err(format!("manifest.xml: unexpected <{}>", String::from_utf8_lossy(other))),
+                        other => {
+                            return Err(format!(
+                                "manifest.xml: unexpected <{}>",
+                                String::from_utf8_lossy(other)
+                            ))
+                        }
                     }
                 }
                 Event::Eof => break,
@@ -138,7 +156,14 @@ mod tests {
             schema_version: 1,
             fingerprint: "f".into(),
             created: "now".into(),
-            tables: vec![TableFile { id: 1, name: "public.a".into(), path: "table-1.copy.gz".into(), size: 3, sha256: "0".repeat(64), rows: 2 }],
+            tables: vec![TableFile {
+                id: 1,
+                name: "public.a".into(),
+                path: "table-1.copy.gz".into(),
+                size: 3,
+                sha256: "0".repeat(64),
+                rows: 2,
+            }],
         };
         assert_eq!(Manifest::parse(&m.to_xml()).unwrap(), m);
         m.tables[0].path = "../x".into();

@@ -72,7 +72,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_line: 256 << 20, max_bytes: 64 << 30 }
+        Limits {
+            max_line: 256 << 20,
+            max_bytes: 64 << 30,
+        }
     }
 }
 
@@ -91,7 +94,10 @@ pub enum PacketError {
 }
 
 fn format_err(line: u64, reason: impl Into<String>) -> PacketError {
-    PacketError::Format { line, reason: reason.into() }
+    PacketError::Format {
+        line,
+        reason: reason.into(),
+    }
 }
 
 /// One data line, borrowed from the reader's buffer.
@@ -154,18 +160,25 @@ impl<R: BufRead> PacketReader<R> {
     fn read_line(&mut self) -> Result<bool, PacketError> {
         self.buf.clear();
         let max = self.limits.max_line as u64 + 1;
-        let read = (&mut self.input).take(max).read_until(b'\n', &mut self.buf)?;
+        let read = (&mut self.input)
+            .take(max)
+            .read_until(b'\n', &mut self.buf)?;
         if read == 0 {
             return Ok(false);
         }
         self.line_no += 1;
         self.consumed += read as u64;
         if self.consumed > self.limits.max_bytes {
-            return Err(PacketError::TooLarge { limit: self.limits.max_bytes });
+            return Err(PacketError::TooLarge {
+                limit: self.limits.max_bytes,
+            });
         }
         if self.buf.last() != Some(&b'\n') {
             if read as u64 >= max {
-                return Err(PacketError::LineTooLong { line: self.line_no, limit: self.limits.max_line });
+                return Err(PacketError::LineTooLong {
+                    line: self.line_no,
+                    limit: self.limits.max_line,
+                });
             }
             // A last line without its newline: the stream was cut.
             return Err(PacketError::Truncated { line: self.line_no });
@@ -183,14 +196,25 @@ impl<R: BufRead> PacketReader<R> {
         let prefix = format!("# {name} ");
         match text.strip_prefix(&prefix) {
             Some(value) if !value.is_empty() => Ok(value.to_string()),
-            _ => Err(format_err(self.line_no, format!("expected the header line `# {name} ...`, found `{}`", clip(text)))),
+            _ => Err(format_err(
+                self.line_no,
+                format!(
+                    "expected the header line `# {name} ...`, found `{}`",
+                    clip(text)
+                ),
+            )),
         }
     }
 
     fn read_header(&mut self) -> Result<(), PacketError> {
         let magic = self.header_value("replgen packet")?;
         if magic != FORMAT_VERSION.to_string() {
-            return Err(format_err(1, format!("unsupported packet format {magic} (this build reads format {FORMAT_VERSION})")));
+            return Err(format_err(
+                1,
+                format!(
+                    "unsupported packet format {magic} (this build reads format {FORMAT_VERSION})"
+                ),
+            ));
         }
         let serial = self.header_value("serial")?;
         self.header.serial = parse_num(&serial, self.line_no, "serial")?;
@@ -205,7 +229,10 @@ impl<R: BufRead> PacketReader<R> {
 
     /// The next data line, or `None` after a valid trailer. `fields` is scratch space the
     /// returned line borrows from.
-    pub fn next_line<'a>(&'a mut self, fields: &'a mut Vec<&'a [u8]>) -> Result<Option<DataLine<'a>>, PacketError> {
+    pub fn next_line<'a>(
+        &'a mut self,
+        fields: &'a mut Vec<&'a [u8]>,
+    ) -> Result<Option<DataLine<'a>>, PacketError> {
         if self.finished {
             return Ok(None);
         }
@@ -216,11 +243,23 @@ impl<R: BufRead> PacketReader<R> {
         if self.buf.first() == Some(&b'#') {
             let text = std::str::from_utf8(&self.buf).unwrap_or("");
             let Some(count) = text.strip_prefix("# end ") else {
-                return Err(format_err(line_no, format!("unexpected header line `{}` after the data began", clip(text))));
+                return Err(format_err(
+                    line_no,
+                    format!(
+                        "unexpected header line `{}` after the data began",
+                        clip(text)
+                    ),
+                ));
             };
             let count: u64 = parse_num(count, line_no, "end")?;
             if count != self.rows {
-                return Err(format_err(line_no, format!("the trailer counts {count} rows but the packet has {}", self.rows)));
+                return Err(format_err(
+                    line_no,
+                    format!(
+                        "the trailer counts {count} rows but the packet has {}",
+                        self.rows
+                    ),
+                ));
             }
             // Nothing may follow the trailer.
             let mut rest = [0u8; 1];
@@ -234,25 +273,54 @@ impl<R: BufRead> PacketReader<R> {
         fields.clear();
         fields.extend(self.buf.split(|&b| b == b'\t'));
         if fields.len() < 5 {
-            return Err(format_err(line_no, format!("a data line needs at least 5 tab-separated fields, found {}", fields.len())));
+            return Err(format_err(
+                line_no,
+                format!(
+                    "a data line needs at least 5 tab-separated fields, found {}",
+                    fields.len()
+                ),
+            ));
         }
         let table_id = std::str::from_utf8(fields[0])
             .ok()
             .and_then(|s| s.parse::<u32>().ok())
             .filter(|id| *id > 0 && fields[0][0] != b'+' && fields[0][0] != b'0')
-            .ok_or_else(|| format_err(line_no, format!("`{}` is not a table id", clip_bytes(fields[0]))))?;
-        let op = Op::from_field(fields[3])
-            .ok_or_else(|| format_err(line_no, format!("`{}` is not an operation (0, 1 or 2)", clip_bytes(fields[3]))))?;
+            .ok_or_else(|| {
+                format_err(
+                    line_no,
+                    format!("`{}` is not a table id", clip_bytes(fields[0])),
+                )
+            })?;
+        let op = Op::from_field(fields[3]).ok_or_else(|| {
+            format_err(
+                line_no,
+                format!(
+                    "`{}` is not an operation (0, 1 or 2)",
+                    clip_bytes(fields[3])
+                ),
+            )
+        })?;
         let (rowid, timestamp) = (fields[1], fields[2]);
-        Ok(Some(DataLine { line_no, table_id, rowid, timestamp, op, values: &fields[4..] }))
+        Ok(Some(DataLine {
+            line_no,
+            table_id,
+            rowid,
+            timestamp,
+            op,
+            values: &fields[4..],
+        }))
     }
 }
 
 fn parse_num<T: std::str::FromStr>(text: &str, line: u64, what: &str) -> Result<T, PacketError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format_err(line, format!("`{}` is not a valid {what}", clip(text))));
+        return Err(format_err(
+            line,
+            format!("`{}` is not a valid {what}", clip(text)),
+        ));
     }
-    text.parse().map_err(|_| format_err(line, format!("`{}` is not a valid {what}", clip(text))))
+    text.parse()
+        .map_err(|_| format_err(line, format!("`{}` is not a valid {what}", clip(text))))
 }
 
 fn clip(text: &str) -> String {
@@ -320,16 +388,31 @@ mod tests {
         let reader = PacketReader::new(&bytes[..], Limits::default()).unwrap();
         assert_eq!(reader.header().serial, 7);
         assert_eq!(reader.header().previous, 6);
-        assert_eq!(read_all(&bytes).unwrap(), vec![(1, Op::Add, 2), (2, Op::Remove, 2)]);
+        assert_eq!(
+            read_all(&bytes).unwrap(),
+            vec![(1, Op::Add, 2), (2, Op::Remove, 2)]
+        );
     }
 
     #[test]
     fn refuses_truncation_and_bad_counts() {
-        assert!(matches!(read_all(&packet("1\t5\tts\t0\t5\n")), Err(PacketError::Truncated { .. })));
-        assert!(matches!(read_all(&packet("1\t5\tts\t0\t5\n# end 2\n")), Err(PacketError::Format { .. })));
-        assert!(matches!(read_all(&packet("1\t5\tts\t0\t5\n# end 1")), Err(PacketError::Truncated { .. })));
+        assert!(matches!(
+            read_all(&packet("1\t5\tts\t0\t5\n")),
+            Err(PacketError::Truncated { .. })
+        ));
+        assert!(matches!(
+            read_all(&packet("1\t5\tts\t0\t5\n# end 2\n")),
+            Err(PacketError::Format { .. })
+        ));
+        assert!(matches!(
+            read_all(&packet("1\t5\tts\t0\t5\n# end 1")),
+            Err(PacketError::Truncated { .. })
+        ));
         let err = read_all(&packet("1\t5\tts\t7\t5\n# end 1\n")).unwrap_err();
-        assert_eq!(err.to_string(), "line 7: `7` is not an operation (0, 1 or 2)");
+        assert_eq!(
+            err.to_string(),
+            "line 7: `7` is not an operation (0, 1 or 2)"
+        );
         let err = read_all(&packet("x\t5\tts\t0\t5\n# end 1\n")).unwrap_err();
         assert_eq!(err.to_string(), "line 7: `x` is not a table id");
         assert!(read_all(&packet("1\t5\tts\t0\t5\n# end 1\nmore\n")).is_err());
@@ -339,9 +422,19 @@ mod tests {
     fn refuses_overlong_lines() {
         let long = format!("1\t5\tts\t0\t{}\n# end 1\n", "a".repeat(1000));
         let bytes = packet(&long);
-        let mut reader = PacketReader::new(&bytes[..], Limits { max_line: 100, max_bytes: 1 << 20 }).unwrap();
+        let mut reader = PacketReader::new(
+            &bytes[..],
+            Limits {
+                max_line: 100,
+                max_bytes: 1 << 20,
+            },
+        )
+        .unwrap();
         let mut fields = Vec::new();
-        assert!(matches!(reader.next_line(&mut fields), Err(PacketError::LineTooLong { line: 7, .. })));
+        assert!(matches!(
+            reader.next_line(&mut fields),
+            Err(PacketError::LineTooLong { line: 7, .. })
+        ));
     }
 
     #[test]

@@ -60,7 +60,12 @@ impl Replica {
             ));
         }
         let work_dir = std::env::temp_dir().join(format!("replgen-apply-{}", std::process::id()));
-        Ok(Replica { client, schema, limits: Limits::default(), work_dir })
+        Ok(Replica {
+            client,
+            schema,
+            limits: Limits::default(),
+            work_dir,
+        })
     }
 
     /// Connects for reading the position only (no lock, nothing created).
@@ -75,7 +80,11 @@ impl Replica {
 
     /// Applies every packet the source lists after the replica's position, in serial order.
     /// `progress` is called after each packet with (applied so far, total pending).
-    pub fn apply(&mut self, source: &Source, mut progress: impl FnMut(u64, u64, &Entry)) -> Result<ApplySummary> {
+    pub fn apply(
+        &mut self,
+        source: &Source,
+        mut progress: impl FnMut(u64, u64, &Entry),
+    ) -> Result<ApplySummary> {
         let started = Instant::now();
         let index = source.index()?;
         let position = self.position()?;
@@ -84,7 +93,11 @@ impl Replica {
             self.check_schema(p.schema_version, &p.fingerprint, "the replica's position")?;
         }
         let newest = index.newest_serial();
-        let mut summary = ApplySummary { from: current, to: current, ..Default::default() };
+        let mut summary = ApplySummary {
+            from: current,
+            to: current,
+            ..Default::default()
+        };
         match newest {
             None => return Ok(summary),
             Some(newest) if newest < current => {
@@ -95,11 +108,16 @@ impl Replica {
             }
             _ => {}
         }
-        let pending: Vec<&Entry> = index.packets.iter().filter(|p| p.serial > current).collect();
+        let pending: Vec<&Entry> = index
+            .packets
+            .iter()
+            .filter(|p| p.serial > current)
+            .collect();
         if let Some(first) = pending.first() {
             if first.serial != current + 1 {
                 let advice = if position.is_none() {
-                    "this replica has no position yet: import the latest export first (`import`)".to_string()
+                    "this replica has no position yet: import the latest export first (`import`)"
+                        .to_string()
                 } else {
                     "import the latest export to catch up".to_string()
                 };
@@ -109,7 +127,8 @@ impl Replica {
                 )));
             }
         }
-        std::fs::create_dir_all(&self.work_dir).context(|| format!("cannot create {}", self.work_dir.display()))?;
+        std::fs::create_dir_all(&self.work_dir)
+            .context(|| format!("cannot create {}", self.work_dir.display()))?;
         let total = pending.len() as u64;
         for (i, entry) in pending.into_iter().enumerate() {
             let rows = self.apply_entry(source, entry)?;
@@ -145,7 +164,9 @@ impl Replica {
     fn apply_entry(&mut self, source: &Source, entry: &Entry) -> Result<u64> {
         let local = self.work_dir.join(format!("packet-{}.gz", entry.serial));
         let fetched = source.fetch_verified(&entry.path, entry.size, &entry.sha256, &local);
-        let result = fetched.map_err(Error::from).and_then(|()| self.apply_file(&local, entry));
+        let result = fetched
+            .map_err(Error::from)
+            .and_then(|()| self.apply_file(&local, entry));
         let _ = std::fs::remove_file(&local);
         result
     }
@@ -153,21 +174,41 @@ impl Replica {
     /// Applies a verified packet file: everything, with the new position, or nothing.
     pub fn apply_file(&mut self, path: &Path, entry: &Entry) -> Result<u64> {
         let (schema, limits) = (self.schema, self.limits);
-        let packet_err = |source| Error::Packet { serial: entry.serial, path: entry.path.clone(), source };
+        let packet_err = |source| Error::Packet {
+            serial: entry.serial,
+            path: entry.path.clone(),
+            source,
+        };
         let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
         let gz = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
         let mut reader = PacketReader::new(gz, limits).map_err(packet_err)?;
         let header = reader.header().clone();
-        let refuse = |why: String| Error::Refused(format!("packet {} ({}): {why}", entry.serial, entry.path));
+        let refuse = |why: String| {
+            Error::Refused(format!("packet {} ({}): {why}", entry.serial, entry.path))
+        };
         if header.serial != entry.serial {
-            return Err(refuse(format!("its header says serial {}, but the index lists it as {}", header.serial, entry.serial)));
+            return Err(refuse(format!(
+                "its header says serial {}, but the index lists it as {}",
+                header.serial, entry.serial
+            )));
         }
         if header.previous + 1 != header.serial {
-            return Err(refuse(format!("its header says it follows packet {}, not {}", header.previous, header.serial - 1)));
+            return Err(refuse(format!(
+                "its header says it follows packet {}, not {}",
+                header.previous,
+                header.serial - 1
+            )));
         }
-        self.check_schema(header.schema_version, &header.fingerprint, &format!("packet {}", entry.serial))?;
+        self.check_schema(
+            header.schema_version,
+            &header.fingerprint,
+            &format!("packet {}", entry.serial),
+        )?;
 
-        let mut tx = self.client.transaction().context(|| "cannot begin a transaction".into())?;
+        let mut tx = self
+            .client
+            .transaction()
+            .context(|| "cannot begin a transaction".into())?;
         let at: Option<i64> = tx
             .query_opt("SELECT serial FROM replgen.replica_state FOR UPDATE", &[])
             .context(|| "cannot read replgen.replica_state".into())?
@@ -177,14 +218,18 @@ impl Replica {
             return Err(refuse(format!("the replica already applied it (replica is at packet {at}); a packet is never applied twice")));
         }
         if at + 1 != entry.serial {
-            return Err(refuse(format!("the replica is at packet {at}; packets apply in order, and {} comes next", at + 1)));
+            return Err(refuse(format!(
+                "the replica is at packet {at}; packets apply in order, and {} comes next",
+                at + 1
+            )));
         }
 
         let mut staged: HashSet<u32> = HashSet::new();
         let mut order: Vec<&'static TableDef> = Vec::new();
         let mut rows = 0u64;
         let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
-        let mut read = |line_buf: &mut Vec<u8>| next_staged_line(schema, entry, &mut reader, line_buf);
+        let mut read =
+            |line_buf: &mut Vec<u8>| next_staged_line(schema, entry, &mut reader, line_buf);
         // One COPY per run of lines of one table; statements run only between COPYs.
         let mut next = read(&mut line_buf)?;
         while let Some(table) = next {
@@ -197,9 +242,12 @@ impl Replica {
                 .copy_in(&sql::for_table("stage_copy", table))
                 .context(|| format!("cannot stage the rows of {}", table.display_name()))?;
             loop {
-                writer
-                    .write_all(&line_buf)
-                    .map_err(|e| Error::Refused(format!("packet {}: the replica refused a row: {e}", entry.serial)))?;
+                writer.write_all(&line_buf).map_err(|e| {
+                    Error::Refused(format!(
+                        "packet {}: the replica refused a row: {e}",
+                        entry.serial
+                    ))
+                })?;
                 rows += 1;
                 next = read(&mut line_buf)?;
                 if next.map(|t| t.id) != Some(table.id) {
@@ -207,15 +255,25 @@ impl Replica {
                 }
             }
             writer.finish().map_err(|source| Error::Db {
-                context: format!("packet {}: cannot stage the rows of {}", entry.serial, table.display_name()),
+                context: format!(
+                    "packet {}: cannot stage the rows of {}",
+                    entry.serial,
+                    table.display_name()
+                ),
                 source,
             })?;
         }
+        crate::faults::crash_point("apply-staged");
         for table in order {
-            tx.batch_execute(&sql::for_table("merge", table)).map_err(|source| Error::Db {
-                context: format!("packet {}: cannot apply the rows of {}", entry.serial, table.display_name()),
-                source,
-            })?;
+            tx.batch_execute(&sql::for_table("merge", table))
+                .map_err(|source| Error::Db {
+                    context: format!(
+                        "packet {}: cannot apply the rows of {}",
+                        entry.serial,
+                        table.display_name()
+                    ),
+                    source,
+                })?;
         }
         tx.execute(
             "INSERT INTO replgen.replica_state (id, serial, schema_version, fingerprint, packet_created, applied_at) \
@@ -225,46 +283,78 @@ impl Replica {
             &[&(entry.serial as i64), &(header.schema_version as i32), &header.fingerprint, &header.created],
         )
         .context(|| "cannot record the replica's position".into())?;
-        tx.commit().context(|| format!("cannot commit packet {}", entry.serial))?;
+        crate::faults::crash_point("apply-before-commit");
+        tx.commit()
+            .context(|| format!("cannot commit packet {}", entry.serial))?;
+        crate::faults::crash_point("apply-after-commit");
         Ok(rows)
     }
 
     /// Loads the feed's latest export into the replica's (empty) tables and sets the position.
-    pub fn import(&mut self, source: &Source, replace: bool, mut progress: impl FnMut(&str, u64)) -> Result<(u64, u64)> {
+    pub fn import(
+        &mut self,
+        source: &Source,
+        replace: bool,
+        mut progress: impl FnMut(&str, u64),
+    ) -> Result<(u64, u64)> {
         let schema = self.schema;
         let index = source.index()?;
-        let export = index
-            .export
-            .ok_or_else(|| Error::Refused(format!("the feed at {} lists no export; run `export` on the master", source.describe(""))))?;
-        std::fs::create_dir_all(&self.work_dir).context(|| format!("cannot create {}", self.work_dir.display()))?;
+        let export = index.export.ok_or_else(|| {
+            Error::Refused(format!(
+                "the feed at {} lists no export; run `export` on the master",
+                source.describe("")
+            ))
+        })?;
+        std::fs::create_dir_all(&self.work_dir)
+            .context(|| format!("cannot create {}", self.work_dir.display()))?;
         let mut bytes = Vec::new();
         let manifest_local = self.work_dir.join("manifest.xml");
         source.fetch_verified(&export.path, export.size, &export.sha256, &manifest_local)?;
         File::open(&manifest_local)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .context(|| "cannot read the manifest".into())?;
-        let manifest = Manifest::parse(&bytes).map_err(|e| Error::Refused(format!("export {}: {e}", export.serial)))?;
+        let manifest = Manifest::parse(&bytes)
+            .map_err(|e| Error::Refused(format!("export {}: {e}", export.serial)))?;
         if manifest.serial != export.serial {
             return Err(Error::Refused(format!(
                 "export {}: its manifest says serial {}",
                 export.serial, manifest.serial
             )));
         }
-        self.check_schema(manifest.schema_version, &manifest.fingerprint, &format!("export {}", export.serial))?;
+        self.check_schema(
+            manifest.schema_version,
+            &manifest.fingerprint,
+            &format!("export {}", export.serial),
+        )?;
         for table in schema.tables {
             if !manifest.tables.iter().any(|t| t.id == table.id) {
-                return Err(Error::Refused(format!("export {} has no file for table {}", export.serial, table.display_name())));
+                return Err(Error::Refused(format!(
+                    "export {} has no file for table {}",
+                    export.serial,
+                    table.display_name()
+                )));
             }
         }
-        let base = export.path.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
+        let base = export
+            .path
+            .rsplit_once('/')
+            .map(|(dir, _)| dir.to_string())
+            .unwrap_or_default();
 
-        let mut tx = self.client.transaction().context(|| "cannot begin the import".into())?;
+        let mut tx = self
+            .client
+            .transaction()
+            .context(|| "cannot begin the import".into())?;
         let existing: Option<i64> = tx
             .query_opt("SELECT serial FROM replgen.replica_state FOR UPDATE", &[])
             .context(|| "cannot read replgen.replica_state".into())?
             .map(|r| r.get(0));
         for table in schema.tables {
-            let qname = format!("{}.{}", sql::quote_ident(table.schema), sql::quote_ident(table.name));
+            let qname = format!(
+                "{}.{}",
+                sql::quote_ident(table.schema),
+                sql::quote_ident(table.name)
+            );
             let has_rows: bool = tx
                 .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {qname})"), &[])
                 .context(|| format!("cannot read {}", table.display_name()))?
@@ -282,15 +372,24 @@ impl Replica {
         }
         let mut total_rows = 0;
         for file in &manifest.tables {
-            let table = schema
-                .table(file.id)
-                .ok_or_else(|| Error::Refused(format!("export {}: unknown table id {}", export.serial, file.id)))?;
-            let rel = if base.is_empty() { file.path.clone() } else { format!("{base}/{}", file.path) };
+            let table = schema.table(file.id).ok_or_else(|| {
+                Error::Refused(format!(
+                    "export {}: unknown table id {}",
+                    export.serial, file.id
+                ))
+            })?;
+            let rel = if base.is_empty() {
+                file.path.clone()
+            } else {
+                format!("{base}/{}", file.path)
+            };
             let local = self.work_dir.join(format!("table-{}.copy.gz", file.id));
             source.fetch_verified(&rel, file.size, &file.sha256, &local)?;
-            let rows = load_table(&mut tx, table, &local, file.rows, self.limits)
-                .map_err(|e| match e {
-                    Error::Refused(why) => Error::Refused(format!("export {} ({rel}): {why}", export.serial)),
+            let rows =
+                load_table(&mut tx, table, &local, file.rows, self.limits).map_err(|e| match e {
+                    Error::Refused(why) => {
+                        Error::Refused(format!("export {} ({rel}): {why}", export.serial))
+                    }
                     other => other,
                 });
             let _ = std::fs::remove_file(&local);
@@ -307,8 +406,13 @@ impl Replica {
         )
         .context(|| "cannot record the replica's position".into())?;
         for table in schema.tables {
-            let qname = format!("{}.{}", sql::quote_ident(table.schema), sql::quote_ident(table.name));
-            tx.batch_execute(&format!("ANALYZE {qname}")).context(|| format!("cannot analyze {}", table.display_name()))?;
+            let qname = format!(
+                "{}.{}",
+                sql::quote_ident(table.schema),
+                sql::quote_ident(table.name)
+            );
+            tx.batch_execute(&format!("ANALYZE {qname}"))
+                .context(|| format!("cannot analyze {}", table.display_name()))?;
         }
         tx.commit().context(|| "cannot commit the import".into())?;
         let _ = std::fs::remove_file(&manifest_local);
@@ -328,7 +432,13 @@ fn next_staged_line<R: BufRead>(
     let line = match reader.next_line(&mut fields) {
         Ok(Some(line)) => line,
         Ok(None) => return Ok(None),
-        Err(source) => return Err(Error::Packet { serial: entry.serial, path: entry.path.clone(), source }),
+        Err(source) => {
+            return Err(Error::Packet {
+                serial: entry.serial,
+                path: entry.path.clone(),
+                source,
+            })
+        }
     };
     let line_no = line.line_no;
     let decode_err = |source: DecodeError| Error::Decode {
@@ -336,10 +446,14 @@ fn next_staged_line<R: BufRead>(
         path: entry.path.clone(),
         source: source.with_line(line_no),
     };
-    let table = schema
-        .table(line.table_id)
-        .ok_or_else(|| decode_err(DecodeError::new(format!("unknown table id {}", line.table_id))))?;
-    check_line(table, line.op, line.values).map_err(|e| decode_err(e.with_table(table.display_name())))?;
+    let table = schema.table(line.table_id).ok_or_else(|| {
+        decode_err(DecodeError::new(format!(
+            "unknown table id {}",
+            line.table_id
+        )))
+    })?;
+    check_line(table, line.op, line.values)
+        .map_err(|e| decode_err(e.with_table(table.display_name())))?;
     out.clear();
     stage_line(table, line.op, line.values, out);
     Ok(Some(table))
@@ -347,7 +461,10 @@ fn next_staged_line<R: BufRead>(
 
 fn read_position(client: &mut Client) -> Result<Option<Position>> {
     let exists: bool = client
-        .query_one("SELECT to_regclass('replgen.replica_state') IS NOT NULL", &[])
+        .query_one(
+            "SELECT to_regclass('replgen.replica_state') IS NOT NULL",
+            &[],
+        )
         .context(|| "cannot read the replica's position".into())?
         .get(0);
     if !exists {
@@ -371,7 +488,11 @@ fn read_position(client: &mut Client) -> Result<Option<Position>> {
 
 /// Checks one data line's fields through the table's typed codec.
 fn check_line(table: &TableDef, op: Op, values: &[&[u8]]) -> Result<(), DecodeError> {
-    let expected = if op == Op::Remove { table.key.len() } else { table.columns.len() };
+    let expected = if op == Op::Remove {
+        table.key.len()
+    } else {
+        table.columns.len()
+    };
     if values.len() != expected {
         return Err(DecodeError::new(format!(
             "{} line has {} value fields, expected {expected}",
@@ -407,7 +528,13 @@ fn stage_line(table: &TableDef, op: Op, values: &[&[u8]], out: &mut Vec<u8>) {
 }
 
 /// Streams one export file into its table through COPY, checking every line with the codec.
-fn load_table(tx: &mut Transaction, table: &TableDef, path: &Path, expected_rows: u64, limits: Limits) -> Result<u64> {
+fn load_table(
+    tx: &mut Transaction,
+    table: &TableDef,
+    path: &Path,
+    expected_rows: u64,
+    limits: Limits,
+) -> Result<u64> {
     let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
     let mut input = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
     let mut writer = tx
@@ -426,18 +553,30 @@ fn load_table(tx: &mut Transaction, table: &TableDef, path: &Path, expected_rows
         }
         rows += 1;
         if line.last() != Some(&b'\n') {
-            return Err(Error::Refused(format!("line {rows} is truncated or longer than {} bytes", limits.max_line)));
+            return Err(Error::Refused(format!(
+                "line {rows} is truncated or longer than {} bytes",
+                limits.max_line
+            )));
         }
         let fields: Vec<&[u8]> = line[..line.len() - 1].split(|&b| b == b'\t').collect();
-        check_line(table, Op::Add, &fields)
-            .map_err(|e| Error::Refused(e.with_table(table.display_name()).with_line(rows).to_string()))?;
-        writer
-            .write_all(&line)
-            .map_err(|e| Error::Refused(format!("line {rows}: the replica refused the row: {e}")))?;
+        check_line(table, Op::Add, &fields).map_err(|e| {
+            Error::Refused(
+                e.with_table(table.display_name())
+                    .with_line(rows)
+                    .to_string(),
+            )
+        })?;
+        writer.write_all(&line).map_err(|e| {
+            Error::Refused(format!("line {rows}: the replica refused the row: {e}"))
+        })?;
     }
     if rows != expected_rows {
-        return Err(Error::Refused(format!("the file has {rows} rows, but the manifest lists {expected_rows}")));
+        return Err(Error::Refused(format!(
+            "the file has {rows} rows, but the manifest lists {expected_rows}"
+        )));
     }
-    writer.finish().context(|| format!("cannot load {}", table.display_name()))?;
+    writer
+        .finish()
+        .context(|| format!("cannot load {}", table.display_name()))?;
     Ok(rows)
 }

@@ -28,9 +28,17 @@ pub enum FetchError {
     #[error("{url}: {reason}")]
     Network { url: String, reason: String },
     #[error("{what} is {size} bytes, but the index lists {expected}")]
-    Size { what: String, size: u64, expected: u64 },
+    Size {
+        what: String,
+        size: u64,
+        expected: u64,
+    },
     #[error("{what} has sha256 {actual}, but the index lists {expected}: the file is corrupt or was tampered with")]
-    Sha256 { what: String, actual: String, expected: String },
+    Sha256 {
+        what: String,
+        actual: String,
+        expected: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -43,7 +51,10 @@ impl Source {
                 .timeout_connect(Duration::from_secs(15))
                 .timeout_read(Duration::from_secs(60))
                 .build();
-            Source::Http { base: spec.trim_end_matches('/').to_string(), agent }
+            Source::Http {
+                base: spec.trim_end_matches('/').to_string(),
+                agent,
+            }
         } else {
             let path = spec.strip_prefix("file://").unwrap_or(spec);
             Source::Dir(PathBuf::from(path))
@@ -61,7 +72,8 @@ impl Source {
     pub fn index(&self) -> Result<Index, FetchError> {
         let mut bytes = Vec::new();
         self.read_into("index.xml", &mut bytes, MAX_INDEX_BYTES)?;
-        Index::parse(&bytes).map_err(|e| FetchError::Invalid(format!("{}: {e}", self.describe("index.xml"))))
+        Index::parse(&bytes)
+            .map_err(|e| FetchError::Invalid(format!("{}: {e}", self.describe("index.xml"))))
     }
 
     /// Reads a small file whole (at most `limit` bytes).
@@ -73,30 +85,55 @@ impl Source {
             .by_ref()
             .take(limit + 1)
             .read_to_end(out)
-            .map_err(|source| FetchError::Io { what: what.clone(), source })?;
+            .map_err(|source| FetchError::Io {
+                what: what.clone(),
+                source,
+            })?;
         if out.len() as u64 > limit {
-            return Err(FetchError::Invalid(format!("{what} is larger than {limit} bytes")));
+            return Err(FetchError::Invalid(format!(
+                "{what} is larger than {limit} bytes"
+            )));
         }
         Ok(())
     }
 
     /// Copies `rel` into `dest`, refusing it unless its size and sha256 are the expected ones.
-    pub fn fetch_verified(&self, rel: &str, size: u64, sha256: &str, dest: &Path) -> Result<(), FetchError> {
+    pub fn fetch_verified(
+        &self,
+        rel: &str,
+        size: u64,
+        sha256: &str,
+        dest: &Path,
+    ) -> Result<(), FetchError> {
         check_relative_path(rel).map_err(FetchError::Invalid)?;
         let what = self.describe(rel);
-        let io_err = |source| FetchError::Io { what: what.clone(), source };
+        let io_err = |source| FetchError::Io {
+            what: what.clone(),
+            source,
+        };
         let mut reader = self.open(rel)?;
-        let file = File::create(dest).map_err(|source| FetchError::Io { what: dest.display().to_string(), source })?;
+        let file = File::create(dest).map_err(|source| FetchError::Io {
+            what: dest.display().to_string(),
+            source,
+        })?;
         let mut hashing = HashingWriter::new(io::BufWriter::new(file));
         // Never trust the size the other side claims: read at most one byte more than listed.
         io::copy(&mut reader.by_ref().take(size + 1), &mut hashing).map_err(io_err)?;
         let (mut out, actual, got) = hashing.finish();
         out.flush().map_err(io_err)?;
         if got != size {
-            return Err(FetchError::Size { what, size: got, expected: size });
+            return Err(FetchError::Size {
+                what,
+                size: got,
+                expected: size,
+            });
         }
         if actual != sha256 {
-            return Err(FetchError::Sha256 { what, actual, expected: sha256.to_string() });
+            return Err(FetchError::Sha256 {
+                what,
+                actual,
+                expected: sha256.to_string(),
+            });
         }
         Ok(())
     }
@@ -107,7 +144,10 @@ impl Source {
                 let path = dir.join(rel);
                 File::open(&path)
                     .map(|f| Box::new(f) as Box<dyn Read + Send>)
-                    .map_err(|source| FetchError::Io { what: path.display().to_string(), source })
+                    .map_err(|source| FetchError::Io {
+                        what: path.display().to_string(),
+                        source,
+                    })
             }
             Source::Http { base, agent } => {
                 let url = format!("{base}/{rel}");
@@ -118,11 +158,16 @@ impl Source {
                         Ok(response) => return Ok(Box::new(response.into_reader())),
                         // Server errors and network failures are retried; a 4xx is final: a listed
                         // file that is missing is an error, not "nothing new".
-                        Err(ureq::Error::Status(status, _)) if status < 500 || attempt == attempts => {
+                        Err(ureq::Error::Status(status, _))
+                            if status < 500 || attempt == attempts =>
+                        {
                             return Err(FetchError::Status { url, status })
                         }
                         Err(ureq::Error::Transport(t)) if attempt == attempts => {
-                            return Err(FetchError::Network { url, reason: t.to_string() })
+                            return Err(FetchError::Network {
+                                url,
+                                reason: t.to_string(),
+                            })
                         }
                         Err(e) => {
                             tracing::warn!("{url}: {e}; retrying in {delay:?}");

@@ -9,16 +9,37 @@ use crate::def::TableDef;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("state", include_str!("../templates/state.sql.jinja")),
-    ("replica_state", include_str!("../templates/replica_state.sql.jinja")),
-    ("lock_tables", include_str!("../templates/lock_tables.sql.jinja")),
+    (
+        "replica_state",
+        include_str!("../templates/replica_state.sql.jinja"),
+    ),
+    (
+        "lock_tables",
+        include_str!("../templates/lock_tables.sql.jinja"),
+    ),
     ("pending", include_str!("../templates/pending.sql.jinja")),
-    ("dump_table", include_str!("../templates/dump_table.sql.jinja")),
-    ("export_table", include_str!("../templates/export_table.sql.jinja")),
+    (
+        "dump_table",
+        include_str!("../templates/dump_table.sql.jinja"),
+    ),
+    (
+        "export_table",
+        include_str!("../templates/export_table.sql.jinja"),
+    ),
     ("stage", include_str!("../templates/stage.sql.jinja")),
-    ("stage_copy", include_str!("../templates/stage_copy.sql.jinja")),
+    (
+        "stage_copy",
+        include_str!("../templates/stage_copy.sql.jinja"),
+    ),
     ("merge", include_str!("../templates/merge.sql.jinja")),
-    ("import_copy", include_str!("../templates/import_copy.sql.jinja")),
-    ("table_digest", include_str!("../templates/table_digest.sql.jinja")),
+    (
+        "import_copy",
+        include_str!("../templates/import_copy.sql.jinja"),
+    ),
+    (
+        "table_digest",
+        include_str!("../templates/table_digest.sql.jinja"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -26,7 +47,8 @@ fn env() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
-            env.add_template(name, source).expect("runtime templates are valid");
+            env.add_template(name, source)
+                .expect("runtime templates are valid");
         }
         env
     })

@@ -5,7 +5,11 @@ pub fn parse_epoch(text: &str) -> Option<f64> {
     let text = text.strip_suffix('Z')?;
     let (date, time) = text.split_once('T')?;
     let mut d = date.split('-');
-    let (y, m, day): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
     let mut t = time.split(':');
     let (hh, mm): (i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?);
     let ss: f64 = t.next()?.parse().ok()?;
@@ -25,7 +29,10 @@ mod tests {
     #[test]
     fn epoch() {
         assert_eq!(super::parse_epoch("1970-01-01T00:00:00.000000Z"), Some(0.0));
-        assert_eq!(super::parse_epoch("2000-03-01T00:00:01.500000Z"), Some(951_868_801.5));
+        assert_eq!(
+            super::parse_epoch("2000-03-01T00:00:01.500000Z"),
+            Some(951_868_801.5)
+        );
         assert_eq!(super::parse_epoch("garbage"), None);
     }
 }

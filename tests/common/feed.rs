@@ -28,7 +28,9 @@ pub fn set_index(feed: &Path, xml: &str) {
 
 /// The `<packet .../>` element of `serial` in the index text.
 pub fn packet_element(xml: &str, serial: u64) -> String {
-    let start = xml.find(&format!("<packet serial=\"{serial}\"")).unwrap_or_else(|| panic!("packet {serial} not listed"));
+    let start = xml
+        .find(&format!("<packet serial=\"{serial}\""))
+        .unwrap_or_else(|| panic!("packet {serial} not listed"));
     let end = start + xml[start..].find("/>").unwrap() + 2;
     xml[start..end].to_string()
 }
@@ -53,7 +55,11 @@ pub fn relist(feed: &Path, serial: u64) {
     let bytes = std::fs::read(packet_file(feed, serial)).unwrap();
     let xml = index(feed);
     let old = packet_element(&xml, serial);
-    let new = with_attr(&with_attr(&old, "size", &bytes.len().to_string()), "sha256", &hex::encode(sha2::Sha256::digest(&bytes)));
+    let new = with_attr(
+        &with_attr(&old, "size", &bytes.len().to_string()),
+        "sha256",
+        &hex::encode(sha2::Sha256::digest(&bytes)),
+    );
     set_index(feed, &xml.replace(&old, &new));
 }
 
@@ -61,7 +67,9 @@ pub fn relist(feed: &Path, serial: u64) {
 pub fn rewrite_packet(feed: &Path, serial: u64, edit: impl FnOnce(String) -> String) {
     let path = packet_file(feed, serial);
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(edit(text).as_bytes()).unwrap();
     std::fs::write(&path, gz.finish().unwrap()).unwrap();
@@ -69,7 +77,11 @@ pub fn rewrite_packet(feed: &Path, serial: u64, edit: impl FnOnce(String) -> Str
 }
 
 /// Replaces the first data line that `pick` accepts with `edit(line)`.
-pub fn edit_first_line(text: String, pick: impl Fn(&[&str]) -> bool, edit: impl FnOnce(Vec<String>) -> Vec<String>) -> String {
+pub fn edit_first_line(
+    text: String,
+    pick: impl Fn(&[&str]) -> bool,
+    edit: impl FnOnce(Vec<String>) -> Vec<String>,
+) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let i = lines
         .iter()

@@ -44,7 +44,13 @@ impl Env {
         for db in [&master, &replica] {
             psql_file(db, &root().join("tables.sql"));
         }
-        let env = Env { cluster, master, replica, feed: tempfile::tempdir().unwrap(), schema: schema() };
+        let env = Env {
+            cluster,
+            master,
+            replica,
+            feed: tempfile::tempdir().unwrap(),
+            schema: schema(),
+        };
         env.mirror_ok(&["install", "--db", &env.master]);
         env
     }
@@ -54,7 +60,11 @@ impl Env {
     }
 
     pub fn mirror(&self, args: &[&str]) -> Output {
-        Command::new(mirror_bin()).args(args).env_remove("DATABASE_URL").output().expect("run mirror")
+        Command::new(mirror_bin())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run mirror")
     }
 
     /// Runs mirror and returns its stdout, failing the test if it fails.
@@ -133,7 +143,11 @@ pub fn digests(db: &str, schema: &replgen_schema::Schema) -> Vec<(String, (i64, 
         .tables
         .iter()
         .map(|t| {
-            let q = format!("{}.{}", replgen_schema::quote_ident(&t.schema), replgen_schema::quote_ident(&t.name));
+            let q = format!(
+                "{}.{}",
+                replgen_schema::quote_ident(&t.schema),
+                replgen_schema::quote_ident(&t.name)
+            );
             let row = client
                 .query_one(
                     &format!(
@@ -154,7 +168,12 @@ pub fn psql_file(db: &str, file: &Path) {
         .arg(file)
         .output()
         .expect("run psql");
-    assert!(out.status.success(), "psql -f {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql -f {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Reads every data line of every packet listed in the feed's index, in order.

@@ -69,16 +69,28 @@ impl Workload {
         for t in &schema.tables {
             for c in &t.columns {
                 if let BaseType::Other(name) = &c.sql_type.base {
-                    others.entry(name.clone()).or_insert_with(|| other_kind(client, name));
+                    others
+                        .entry(name.clone())
+                        .or_insert_with(|| other_kind(client, name));
                 }
             }
         }
-        Workload { rng: Rng::new(seed), schema: schema.clone(), others, next_key: 1 + worker * 1_000_000 }
+        Workload {
+            rng: Rng::new(seed),
+            schema: schema.clone(),
+            others,
+            next_key: 1 + worker * 1_000_000,
+        }
     }
 
     /// Runs `statements` random transactions of 1-4 statements each; errors (unique
     /// collisions of random values, for example) roll back that transaction and are counted.
-    pub fn run(&mut self, client: &mut postgres::Client, transactions: usize, allow_truncate: bool) -> usize {
+    pub fn run(
+        &mut self,
+        client: &mut postgres::Client,
+        transactions: usize,
+        allow_truncate: bool,
+    ) -> usize {
         let mut failed = 0;
         for _ in 0..transactions {
             let n = 1 + self.rng.below(4);
@@ -104,9 +116,15 @@ impl Workload {
             let rows = 1 + self.rng.below(8);
             let values: Vec<String> = (0..rows).map(|_| self.row_values(&table)).collect();
             let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-            format!("INSERT INTO {q} ({}) VALUES {}", cols.join(", "), values.join(", "))
+            format!(
+                "INSERT INTO {q} ({}) VALUES {}",
+                cols.join(", "),
+                values.join(", ")
+            )
         } else if roll < 75 {
-            let non_key: Vec<usize> = (0..table.columns.len()).filter(|i| !table.key.contains(i)).collect();
+            let non_key: Vec<usize> = (0..table.columns.len())
+                .filter(|i| !table.key.contains(i))
+                .collect();
             if non_key.is_empty() {
                 return format!("SELECT 1 FROM {q} LIMIT 0");
             }
@@ -138,7 +156,13 @@ impl Workload {
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| if table.key.contains(&i) { self.key_value(&c.sql_type) } else { self.value(&c.sql_type, c.nullable) })
+            .map(|(i, c)| {
+                if table.key.contains(&i) {
+                    self.key_value(&c.sql_type)
+                } else {
+                    self.value(&c.sql_type, c.nullable)
+                }
+            })
             .collect();
         format!("({})", values.join(", "))
     }
@@ -155,12 +179,16 @@ impl Workload {
                 // Hostile key text: a tab, a backslash and `\N` inside a key.
                 let s = format!("k{n}\t\\N{}", if n % 2 == 0 { "é" } else { "" });
                 match &ty.base {
-                    BaseType::Varchar(Some(len)) | BaseType::Char(Some(len)) => s.chars().take(*len as usize).collect(),
+                    BaseType::Varchar(Some(len)) | BaseType::Char(Some(len)) => {
+                        s.chars().take(*len as usize).collect()
+                    }
                     _ => s,
                 }
             }
             BaseType::Date => format!("{}-01-01", 1000 + n % 8000),
-            BaseType::Timestamp | BaseType::TimestampTz => format!("2000-01-01 00:00:00.{:06}", n % 1_000_000),
+            BaseType::Timestamp | BaseType::TimestampTz => {
+                format!("2000-01-01 00:00:00.{:06}", n % 1_000_000)
+            }
             BaseType::Bytea => format!("\\x{n:016x}"),
             _ => n.to_string(),
         };
@@ -173,7 +201,10 @@ impl Workload {
             return "NULL".into();
         }
         if ty.array {
-            let element = SqlType { base: ty.base.clone(), array: false };
+            let element = SqlType {
+                base: ty.base.clone(),
+                array: false,
+            };
             let text = if self.rng.chance(15) {
                 "{}".to_string()
             } else if self.rng.chance(15) && is_numeric(&ty.base) {
@@ -188,7 +219,13 @@ impl Workload {
             } else {
                 let n = 1 + self.rng.below(4);
                 let items: Vec<String> = (0..n)
-                    .map(|_| if self.rng.chance(20) { "NULL".to_string() } else { array_element(&self.scalar_text(&element)) })
+                    .map(|_| {
+                        if self.rng.chance(20) {
+                            "NULL".to_string()
+                        } else {
+                            array_element(&self.scalar_text(&element))
+                        }
+                    })
                     .collect();
                 format!("{{{}}}", items.join(","))
             };
@@ -202,24 +239,73 @@ impl Workload {
         let r = &mut self.rng;
         match &ty.base {
             BaseType::Smallint => r.pick(&["0", "-32768", "32767", "7"]).to_string(),
-            BaseType::Integer => r.pick(&["0", "-2147483648", "2147483647", "42"]).to_string(),
-            BaseType::Bigint => r.pick(&["0", "-9223372036854775808", "9223372036854775807", "1234567890123"]).to_string(),
+            BaseType::Integer => r
+                .pick(&["0", "-2147483648", "2147483647", "42"])
+                .to_string(),
+            BaseType::Bigint => r
+                .pick(&[
+                    "0",
+                    "-9223372036854775808",
+                    "9223372036854775807",
+                    "1234567890123",
+                ])
+                .to_string(),
             BaseType::Boolean => r.pick(&["true", "false"]).to_string(),
-            BaseType::Real => r.pick(&["0", "-0", "NaN", "Infinity", "-Infinity", "1.5e-45", "3.4028235e+38", "0.1"]).to_string(),
-            BaseType::Double => {
-                r.pick(&["0", "-0", "NaN", "Infinity", "-Infinity", "5e-324", "1.7976931348623157e+308", "0.1", "3.141592653589793"]).to_string()
-            }
+            BaseType::Real => r
+                .pick(&[
+                    "0",
+                    "-0",
+                    "NaN",
+                    "Infinity",
+                    "-Infinity",
+                    "1.5e-45",
+                    "3.4028235e+38",
+                    "0.1",
+                ])
+                .to_string(),
+            BaseType::Double => r
+                .pick(&[
+                    "0",
+                    "-0",
+                    "NaN",
+                    "Infinity",
+                    "-Infinity",
+                    "5e-324",
+                    "1.7976931348623157e+308",
+                    "0.1",
+                    "3.141592653589793",
+                ])
+                .to_string(),
             BaseType::Numeric { precision, scale } => match (precision, scale) {
                 (Some(p), s) => {
                     let s = s.unwrap_or(0);
                     let int_digits = (p - s).min(12) as usize;
-                    let int: String = (0..int_digits.max(1)).map(|i| char::from(b'1' + ((i as u64 + r.below(9)) % 9) as u8)).collect();
-                    let int = if int_digits == 0 { "0".to_string() } else { int };
-                    let frac: String = (0..s).map(|_| char::from(b'0' + r.below(10) as u8)).collect();
+                    let int: String = (0..int_digits.max(1))
+                        .map(|i| char::from(b'1' + ((i as u64 + r.below(9)) % 9) as u8))
+                        .collect();
+                    let int = if int_digits == 0 {
+                        "0".to_string()
+                    } else {
+                        int
+                    };
+                    let frac: String = (0..s)
+                        .map(|_| char::from(b'0' + r.below(10) as u8))
+                        .collect();
                     let sign = if r.chance(30) { "-" } else { "" };
-                    if s > 0 { format!("{sign}{int}.{frac}") } else { format!("{sign}{int}") }
+                    if s > 0 {
+                        format!("{sign}{int}.{frac}")
+                    } else {
+                        format!("{sign}{int}")
+                    }
                 }
-                _ => r.pick(&["NaN", "0", "-12345678901234567890123456789.012345678901234567890", "1e-20"]).to_string(),
+                _ => r
+                    .pick(&[
+                        "NaN",
+                        "0",
+                        "-12345678901234567890123456789.012345678901234567890",
+                        "1e-20",
+                    ])
+                    .to_string(),
             },
             BaseType::Text => r.pick(HOSTILE).to_string(),
             BaseType::Varchar(len) | BaseType::Char(len) => {
@@ -229,17 +315,62 @@ impl Workload {
                     None => s,
                 };
                 // char(n) pads with spaces; keep it free of trailing spaces so it round-trips in text form.
-                if matches!(ty.base, BaseType::Char(_)) { s.trim_end().to_string() } else { s }
+                if matches!(ty.base, BaseType::Char(_)) {
+                    s.trim_end().to_string()
+                } else {
+                    s
+                }
             }
-            BaseType::Uuid => format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", r.next() as u32, r.below(65536), r.below(4096), r.below(4096), r.next() & 0xffff_ffff_ffff),
-            BaseType::Date => r.pick(&["2026-11-28", "0044-03-15 BC", "infinity", "-infinity", "9999-12-31", "1582-10-04"]).to_string(),
-            BaseType::Time => r.pick(&["00:00:00", "23:59:59.999999", "12:34:56.789", "24:00:00"]).to_string(),
-            BaseType::TimeTz => r.pick(&["00:00:00+00", "23:59:59.999999-14", "12:34:56.789+05:30"]).to_string(),
-            BaseType::Timestamp => r.pick(&["2026-11-28 15:00:00.123456", "0044-03-15 12:00:00 BC", "infinity", "-infinity", "1999-12-31 23:59:59"]).to_string(),
-            BaseType::TimestampTz => {
-                r.pick(&["2026-11-28 15:00:00.123456+00", "0044-03-15 12:00:00+00 BC", "infinity", "-infinity", "2001-02-03 04:05:06+09:30"]).to_string()
-            }
-            BaseType::Interval => r.pick(&["00:00:00", "1 year 2 mons -3 days 04:05:06.789", "-178000000 years", "1 day -00:00:01"]).to_string(),
+            BaseType::Uuid => format!(
+                "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                r.next() as u32,
+                r.below(65536),
+                r.below(4096),
+                r.below(4096),
+                r.next() & 0xffff_ffff_ffff
+            ),
+            BaseType::Date => r
+                .pick(&[
+                    "2026-11-28",
+                    "0044-03-15 BC",
+                    "infinity",
+                    "-infinity",
+                    "9999-12-31",
+                    "1582-10-04",
+                ])
+                .to_string(),
+            BaseType::Time => r
+                .pick(&["00:00:00", "23:59:59.999999", "12:34:56.789", "24:00:00"])
+                .to_string(),
+            BaseType::TimeTz => r
+                .pick(&["00:00:00+00", "23:59:59.999999-14", "12:34:56.789+05:30"])
+                .to_string(),
+            BaseType::Timestamp => r
+                .pick(&[
+                    "2026-11-28 15:00:00.123456",
+                    "0044-03-15 12:00:00 BC",
+                    "infinity",
+                    "-infinity",
+                    "1999-12-31 23:59:59",
+                ])
+                .to_string(),
+            BaseType::TimestampTz => r
+                .pick(&[
+                    "2026-11-28 15:00:00.123456+00",
+                    "0044-03-15 12:00:00+00 BC",
+                    "infinity",
+                    "-infinity",
+                    "2001-02-03 04:05:06+09:30",
+                ])
+                .to_string(),
+            BaseType::Interval => r
+                .pick(&[
+                    "00:00:00",
+                    "1 year 2 mons -3 days 04:05:06.789",
+                    "-178000000 years",
+                    "1 day -00:00:01",
+                ])
+                .to_string(),
             BaseType::Bytea => {
                 if r.chance(30) {
                     let all: String = (0..=255u8).map(|b| format!("{b:02x}")).collect();
@@ -250,22 +381,55 @@ impl Workload {
                     format!("\\x{bytes}")
                 }
             }
-            BaseType::Json => r.pick(&["{}", "{\"a\": 1,  \"a\": 2}", "[1, \"tab\\tx\", null, 1e400]", "\"\\u0000 is not text\"", "{\"k\":\"back\\\\slash\"}"]).to_string(),
-            BaseType::Jsonb => r.pick(&["{}", "{\"a\": [1, 2.50, null]}", "\"unicode ÿ\"", "{\"nested\": {\"x\": \"tab\\t\"}}"]).to_string(),
-            BaseType::Inet => r.pick(&["10.0.0.1", "192.168.1.5/24", "::1", "2001:db8::ff00:42:8329/64"]).to_string(),
-            BaseType::Cidr => r.pick(&["10.0.0.0/8", "192.168.1.0/24", "2001:db8::/32"]).to_string(),
-            BaseType::Other(name) => match self.others.get(name).cloned().unwrap_or(OtherKind::Text) {
-                OtherKind::Enum(labels) => self.rng.pick(&labels).clone(),
-                OtherKind::Domain(base) => self.scalar_text(&base),
-                OtherKind::Point => format!("({},{})", self.rng.below(1000) as f64 / 8.0, -(self.rng.below(1000) as f64) / 4.0),
-                OtherKind::Text => self.rng.pick(HOSTILE).to_string(),
-            },
+            BaseType::Json => r
+                .pick(&[
+                    "{}",
+                    "{\"a\": 1,  \"a\": 2}",
+                    "[1, \"tab\\tx\", null, 1e400]",
+                    "\"\\u0000 is not text\"",
+                    "{\"k\":\"back\\\\slash\"}",
+                ])
+                .to_string(),
+            BaseType::Jsonb => r
+                .pick(&[
+                    "{}",
+                    "{\"a\": [1, 2.50, null]}",
+                    "\"unicode ÿ\"",
+                    "{\"nested\": {\"x\": \"tab\\t\"}}",
+                ])
+                .to_string(),
+            BaseType::Inet => r
+                .pick(&[
+                    "10.0.0.1",
+                    "192.168.1.5/24",
+                    "::1",
+                    "2001:db8::ff00:42:8329/64",
+                ])
+                .to_string(),
+            BaseType::Cidr => r
+                .pick(&["10.0.0.0/8", "192.168.1.0/24", "2001:db8::/32"])
+                .to_string(),
+            BaseType::Other(name) => {
+                match self.others.get(name).cloned().unwrap_or(OtherKind::Text) {
+                    OtherKind::Enum(labels) => self.rng.pick(&labels).clone(),
+                    OtherKind::Domain(base) => self.scalar_text(&base),
+                    OtherKind::Point => format!(
+                        "({},{})",
+                        self.rng.below(1000) as f64 / 8.0,
+                        -(self.rng.below(1000) as f64) / 4.0
+                    ),
+                    OtherKind::Text => self.rng.pick(HOSTILE).to_string(),
+                }
+            }
         }
     }
 }
 
 fn is_numeric(base: &BaseType) -> bool {
-    matches!(base, BaseType::Smallint | BaseType::Integer | BaseType::Bigint | BaseType::Numeric { .. })
+    matches!(
+        base,
+        BaseType::Smallint | BaseType::Integer | BaseType::Bigint | BaseType::Numeric { .. }
+    )
 }
 
 pub fn qualified(t: &Table) -> String {
@@ -292,7 +456,9 @@ fn other_kind(client: &mut postgres::Client, name: &str) -> OtherKind {
             &[&name],
         )
         .unwrap();
-    let Some(row) = row else { return OtherKind::Text };
+    let Some(row) = row else {
+        return OtherKind::Text;
+    };
     let kind: String = row.get(0);
     match kind.as_str() {
         "e" => OtherKind::Enum(row.get::<_, Option<Vec<String>>>(2).unwrap_or_default()),

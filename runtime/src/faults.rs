@@ -1,0 +1,18 @@
+//! Named crash points for tests: when `REPLGEN_CRASH_AT` names a point, the process aborts
+//! there, exactly as a kill -9 would stop it (no unwinding, no cleanup). Crash tests use it to
+//! reach the narrow windows a random kill rarely hits; unset, it costs one lookup per process.
+
+use std::sync::OnceLock;
+
+pub fn crash_point(name: &str) {
+    static POINTS: OnceLock<Vec<String>> = OnceLock::new();
+    let points = POINTS.get_or_init(|| {
+        std::env::var("REPLGEN_CRASH_AT")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default()
+    });
+    if points.iter().any(|p| p == name) {
+        eprintln!("crash point {name}: aborting");
+        std::process::abort();
+    }
+}
