@@ -339,9 +339,8 @@ pub(crate) fn prepare_cut(
     fsutil::create_dirs(&tmp_dir).context(|| format!("cannot create {}", tmp_dir.display()))?;
     let tmp = tmp_dir.join(tmp_packet_name(serial));
     let (sha256, size, rows) = write_packet(tx, &pending, &header, &tmp, opts.compression)
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
-            e
         })?;
     for table in &pending {
         tx.batch_execute(&format!(

@@ -30,7 +30,7 @@ pub enum Error {
     Decode {
         serial: u64,
         path: String,
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     #[error("{0}")]
     Refused(String),

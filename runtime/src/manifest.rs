@@ -55,7 +55,6 @@ impl Manifest {
             write(Event::Empty(e));
         }
         write(Event::End(BytesEnd::new("export")));
-        drop(write);
         let mut out = w.into_inner();
         out.push(b'\n');
         out

@@ -444,7 +444,7 @@ fn next_staged_line<R: BufRead>(
     let decode_err = |source: DecodeError| Error::Decode {
         serial: entry.serial,
         path: entry.path.clone(),
-        source: source.with_line(line_no),
+        source: Box::new(source.with_line(line_no)),
     };
     let table = schema.table(line.table_id).ok_or_else(|| {
         decode_err(DecodeError::new(format!(

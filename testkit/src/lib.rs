@@ -15,7 +15,11 @@ pub fn pg_bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("PG_BIN") {
         return PathBuf::from(dir);
     }
-    for candidate in ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"] {
+    for candidate in [
+        "/usr/lib/postgresql/15/bin",
+        "/usr/lib/postgresql/16/bin",
+        "/usr/lib/postgresql/17/bin",
+    ] {
         if Path::new(candidate).join("initdb").exists() {
             return PathBuf::from(candidate);
         }
@@ -73,7 +77,13 @@ impl Cluster {
             // The folder's parents must be traversable by nobody.
             let _ = Command::new("chmod").arg("755").arg(&root).status();
         }
-        let cluster = Cluster { root, data, socket_dir, port: 5432, run_as };
+        let cluster = Cluster {
+            root,
+            data,
+            socket_dir,
+            port: 5432,
+            run_as,
+        };
         cluster.run(
             &pg_program("initdb"),
             &[
@@ -97,7 +107,10 @@ impl Cluster {
              max_wal_size = 4GB\n\
              log_min_messages = warning\n",
         );
-        conf.push_str(&format!("unix_socket_directories = '{}'\n", cluster.socket_dir.display()));
+        conf.push_str(&format!(
+            "unix_socket_directories = '{}'\n",
+            cluster.socket_dir.display()
+        ));
         for line in settings {
             conf.push_str(line);
             conf.push('\n');
@@ -109,11 +122,23 @@ impl Cluster {
         let log = cluster.root.join("server.log");
         if run_as.is_some() {
             std::fs::write(&log, b"").unwrap();
-            let _ = Command::new("chown").arg("nobody:nogroup").arg(&log).status();
+            let _ = Command::new("chown")
+                .arg("nobody:nogroup")
+                .arg(&log)
+                .status();
         }
         cluster.run(
             &pg_program("pg_ctl"),
-            &["-D", cluster.data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "-t", "60", "start"],
+            &[
+                "-D",
+                cluster.data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
         );
         cluster
     }
@@ -122,13 +147,23 @@ impl Cluster {
         let mut cmd = match self.run_as {
             Some(user) => {
                 let mut c = Command::new("setpriv");
-                c.args(["--reuid", user, "--regid", "nogroup", "--clear-groups", "--"]).arg(program);
+                c.args([
+                    "--reuid",
+                    user,
+                    "--regid",
+                    "nogroup",
+                    "--clear-groups",
+                    "--",
+                ])
+                .arg(program);
                 c
             }
             None => Command::new(program),
         };
         cmd.args(args).stdin(Stdio::null()).env("LC_ALL", "C");
-        let out = cmd.output().unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
         if !out.status.success() {
             let log = std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default();
             panic!(
@@ -145,7 +180,12 @@ impl Cluster {
 
     /// A libpq-style connection string for `dbname` on this cluster.
     pub fn url(&self, dbname: &str) -> String {
-        format!("host={} port={} user=postgres dbname={}", self.socket_dir.display(), self.port, dbname)
+        format!(
+            "host={} port={} user=postgres dbname={}",
+            self.socket_dir.display(),
+            self.port,
+            dbname
+        )
     }
 
     /// Connects to `dbname`.
@@ -158,7 +198,10 @@ impl Cluster {
     pub fn create_database(&self, dbname: &str) -> String {
         let mut client = self.connect("postgres");
         client
-            .batch_execute(&format!("CREATE DATABASE \"{}\"", dbname.replace('"', "\"\"")))
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{}\"",
+                dbname.replace('"', "\"\"")
+            ))
             .unwrap_or_else(|e| panic!("create database {dbname}: {e}"));
         self.url(dbname)
     }
@@ -166,10 +209,24 @@ impl Cluster {
     /// Runs `psql` with the given arguments against `dbname`, returning its stdout.
     pub fn psql(&self, dbname: &str, sql: &str) -> String {
         let out = Command::new(pg_program("psql"))
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", &self.url(dbname), "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-d",
+                &self.url(dbname),
+                "-c",
+                sql,
+            ])
             .output()
             .expect("run psql");
-        assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -199,6 +256,8 @@ impl Cluster {
             pid = std::process::id(),
             root = self.root.display()
         );
+        // Deliberately not waited for: it outlives this process to clean up after it.
+        #[allow(clippy::zombie_processes)]
         Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::null())
@@ -228,16 +287,34 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let pg_ctl = pg_program("pg_ctl");
-        let args = ["-D", self.data.to_str().unwrap(), "-m", "immediate", "-w", "stop"];
+        let args = [
+            "-D",
+            self.data.to_str().unwrap(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ];
         let _ = match self.run_as {
             Some(user) => Command::new("setpriv")
-                .args(["--reuid", user, "--regid", "nogroup", "--clear-groups", "--"])
+                .args([
+                    "--reuid",
+                    user,
+                    "--regid",
+                    "nogroup",
+                    "--clear-groups",
+                    "--",
+                ])
                 .arg(&pg_ctl)
                 .args(args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status(),
-            None => Command::new(&pg_ctl).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status(),
+            None => Command::new(&pg_ctl)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status(),
         };
         let _ = std::fs::remove_dir_all(&self.root);
     }
@@ -252,7 +329,9 @@ mod tests {
         let cluster = Cluster::start();
         let url = cluster.create_database("kit");
         let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        let row = client.query_one("SELECT current_setting('server_version_num')::int", &[]).unwrap();
+        let row = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .unwrap();
         let version: i32 = row.get(0);
         assert!(version >= 150000, "PostgreSQL 15 or newer, got {version}");
         let root = cluster.root.clone();

@@ -1,7 +1,7 @@
 //! Shared end-to-end machinery: a master and a replica database on one throwaway cluster per
 //! test binary, the `mirror` binary driven through its command line, a random workload with
 //! hostile values for any schema.yaml, and table-by-table comparison by PostgreSQL itself.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod feed;
 pub mod http;
