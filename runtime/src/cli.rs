@@ -61,6 +61,9 @@ enum Command {
         /// gzip level, 0 (none) to 9 (smallest).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=9))]
         compression: u32,
+        /// Leave the change logs to autovacuum instead of vacuuming them after each cut.
+        #[arg(long)]
+        no_vacuum: bool,
     },
     /// Writes a full copy of the replicated tables aligned with the packet sequence.
     Export {
@@ -190,6 +193,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             delete_pruned,
             empty_packets,
             compression,
+            no_vacuum,
         } => {
             let opts = DumpOptions {
                 out,
@@ -197,6 +201,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 delete_pruned,
                 empty_packets,
                 compression,
+                vacuum: !no_vacuum,
             };
             let stop = stop_flag();
             let mut master = Master::connect(&db.db, schema, opts, true)?;
@@ -226,6 +231,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 delete_pruned: false,
                 empty_packets: false,
                 compression,
+                vacuum: true,
             };
             let mut master = Master::connect(&db.db, schema, opts, false)?;
             let export = master.export()?;
@@ -254,12 +260,24 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             let source = Source::parse(&from);
             let mut replica = Replica::connect(&db.db, schema)?;
             let started = Instant::now();
-            let verbose = std::io::stderr().is_terminal();
+            // A bar over the tables when a person watches; the summary line either way.
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(schema.tables.len() as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tables, {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
             let (serial, rows) = replica.import(&source, replace, |table, rows| {
-                if verbose {
-                    eprintln!("  {table}: {rows} rows");
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                    bar.set_message(format!("{table}: {rows} rows"));
                 }
             })?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
             println!(
                 "imported export {serial}: {rows} rows in {:.2} s; `apply` continues with packet {}",
                 started.elapsed().as_secs_f64(),

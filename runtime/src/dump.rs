@@ -32,6 +32,8 @@ pub struct DumpOptions {
     pub empty_packets: bool,
     /// gzip level 0-9.
     pub compression: u32,
+    /// VACUUM the change logs a cut consumed.
+    pub vacuum: bool,
 }
 
 impl DumpOptions {
@@ -42,6 +44,7 @@ impl DumpOptions {
             delete_pruned: false,
             empty_packets: false,
             compression: 3,
+            vacuum: true,
         }
     }
 }
@@ -60,6 +63,8 @@ pub struct CutSummary {
 pub(crate) struct PreparedCut {
     pub entry: Entry,
     tmp: PathBuf,
+    /// The tables whose change logs the cut consumed.
+    consumed: Vec<&'static TableDef>,
 }
 
 /// A connection to the master that owns the right to cut (the dumper lock).
@@ -139,10 +144,26 @@ impl Master {
         };
         crate::faults::crash_point("dump-after-commit");
         let entry = prepared.entry.clone();
+        let consumed = prepared.consumed.clone();
         publish_cut(&opts.out, prepared)?;
         crate::faults::crash_point("dump-after-publish");
         self.write_index()?;
+        if opts.vacuum {
+            self.vacuum_logs(&consumed)?;
+        }
         Ok(Some(entry))
+    }
+
+    /// Reclaims the log rows a cut deleted right away, so the logs stay small over weeks of
+    /// cuts even where autovacuum is slow or off. VACUUM never blocks the writers.
+    fn vacuum_logs(&mut self, tables: &[&'static TableDef]) -> Result<()> {
+        for table in tables {
+            let log = format!("replgen.{}", sql::quote_ident(&format!("log_{}", table.id)));
+            self.client
+                .batch_execute(&format!("VACUUM {log}"))
+                .context(|| format!("cannot vacuum the change log of {}", table.display_name()))?;
+        }
+        Ok(())
     }
 
     /// Finishes what a killed dumper left: publishes committed packets still under their
@@ -374,7 +395,11 @@ pub(crate) fn prepare_cut(
         schema_version: schema.version,
         rows,
     };
-    Ok(Some(PreparedCut { entry, tmp }))
+    Ok(Some(PreparedCut {
+        entry,
+        tmp,
+        consumed: pending,
+    }))
 }
 
 /// After the cut committed: gives the packet its final name.

@@ -51,6 +51,8 @@ impl Replica {
     /// Connects, creates the replica's state table if needed and takes the replica lock.
     pub fn connect(db: &str, schema: &'static SchemaDef) -> Result<Replica> {
         let mut client = db::connect(db)?;
+        // Staging tables are temporary: give them memory before the first one exists.
+        let _ = client.batch_execute("SET temp_buffers = '256MB'");
         client
             .batch_execute(&sql::plain("replica_state"))
             .context(|| "cannot create replgen.replica_state".into())?;
