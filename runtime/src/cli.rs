@@ -294,6 +294,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             let source = Source::parse(&from);
             let stop = stop_flag();
             let mut replica = Replica::connect(&db.db, schema)?;
+            replica.stop = Arc::clone(&stop);
             loop {
                 let bar = ProgressBar::default();
                 let result = replica.apply(&source, |done, total, entry| {

@@ -45,6 +45,8 @@ pub struct Replica {
     schema: &'static SchemaDef,
     pub limits: Limits,
     work_dir: PathBuf,
+    /// Set (by a signal handler) to stop between packets.
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Replica {
@@ -67,6 +69,7 @@ impl Replica {
             schema,
             limits: Limits::default(),
             work_dir,
+            stop: Default::default(),
         })
     }
 
@@ -133,6 +136,9 @@ impl Replica {
             .context(|| format!("cannot create {}", self.work_dir.display()))?;
         let total = pending.len() as u64;
         for (i, entry) in pending.into_iter().enumerate() {
+            if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
             let rows = self.apply_entry(source, entry)?;
             summary.packets += 1;
             summary.rows += rows;
