@@ -588,3 +588,10 @@ fn load_table(
         .context(|| format!("cannot load {}", table.display_name()))?;
     Ok(rows)
 }
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        // Downloaded files are removed as they are applied; this removes their folder.
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
