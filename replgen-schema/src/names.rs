@@ -185,7 +185,9 @@ fn base_struct_name(table: &Table) -> String {
     if s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert(0, 'T');
     }
-    if s == "Self" || s == "SCHEMA" {
+    // `Self` cannot name a struct; `SCHEMA` is the module's constant; `Option` and `String` would
+    // shadow the prelude types the generated field types are written with (`Option<String>`).
+    if matches!(s.as_str(), "Self" | "SCHEMA" | "Option" | "String") {
         s.push_str("Table");
     }
     s

@@ -86,3 +86,17 @@ fn struct_names_are_camel_case_and_disambiguated() {
     );
     assert_eq!(rust_field_names(&s.tables[0]), ["id", "name", "name_2"]);
 }
+
+#[test]
+fn struct_names_never_shadow_the_prelude_types_generated_fields_use() {
+    let yaml = "schema_version: 1
+tables:
+  - { id: 1, name: option, columns: [{ name: id, type: integer }] }
+  - { id: 2, name: string, columns: [{ name: id, type: integer }] }
+  - { id: 3, name: Self, columns: [{ name: id, type: integer }] }
+  - { id: 4, name: result, columns: [{ name: id, type: integer }] }
+";
+    let s = parse_str(yaml, "t.yaml").unwrap();
+    let names: Vec<String> = s.tables.iter().map(|t| rust_struct_name(t, &s)).collect();
+    assert_eq!(names, ["OptionTable", "StringTable", "SelfTable", "Result"]);
+}
