@@ -151,9 +151,11 @@ fn generate(
         }
     });
     let schema_file = schema_path.to_string_lossy().into_owned();
-    let count_error = format!("table {display} has {n} columns, the row has {{}} fields");
+    // Format strings: braces in a table's name (`weird{brace}`) must not read as arguments.
+    let display_fmt = display.replace('{', "{{").replace('}', "}}");
+    let count_error = format!("table {display_fmt} has {n} columns, the row has {{}} fields");
     let key_count_error =
-        format!("table {display} has {n_key} key columns, the key has {{}} fields");
+        format!("table {display_fmt} has {n_key} key columns, the key has {{}} fields");
 
     quote! {
         const _: () = {
