@@ -69,7 +69,20 @@ pub fn table_context(t: &TableDef) -> Value {
         stage => quote_ident(&format!("replgen_stage_{}", t.id)),
         columns => t.columns.iter().map(|c| column(c.name)).collect::<Vec<_>>(),
         key => t.key_columns().map(|c| column(c.name)).collect::<Vec<_>>(),
+        op => quote_ident(&op_column(t)),
     }
+}
+
+/// The staging table's operation column: `replgen_op`, or `replgen_op_2`, ... when the table
+/// has a column of that name (a replicated table may have any column names).
+pub fn op_column(t: &TableDef) -> String {
+    let mut name = "replgen_op".to_string();
+    let mut n = 2;
+    while t.columns.iter().any(|c| c.name == name) {
+        name = format!("replgen_op_{n}");
+        n += 1;
+    }
+    name
 }
 
 /// Renders a template about one table.
@@ -99,3 +112,39 @@ fn render(template: &str, ctx: Value) -> String {
 pub const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; \
      SET TimeZone = 'UTC'; SET extra_float_digits = 1; SET bytea_output = 'hex'; \
      SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::def::ColumnDef;
+
+    #[test]
+    fn the_staging_op_column_never_takes_a_replicated_columns_name() {
+        const COLUMNS: &[ColumnDef] = &[
+            ColumnDef {
+                name: "replgen_op",
+                sql_type: "integer",
+                nullable: false,
+            },
+            ColumnDef {
+                name: "replgen_op_2",
+                sql_type: "text",
+                nullable: true,
+            },
+        ];
+        let t = TableDef {
+            id: 1,
+            schema: "public",
+            name: "t",
+            columns: COLUMNS,
+            key: &[0],
+            check_row: |_| Ok(()),
+            check_key: |_| Ok(()),
+        };
+        assert_eq!(op_column(&t), "replgen_op_3");
+        let stage = for_table("stage", &t);
+        assert!(stage.contains("0::smallint AS \"replgen_op_3\""), "{stage}");
+        assert!(for_table("merge", &t).contains("WHERE \"replgen_op_3\" <> 2"));
+        assert!(for_table("stage_copy", &t).contains("(\"replgen_op_3\", \"replgen_op\""));
+    }
+}
