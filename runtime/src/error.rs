@@ -9,7 +9,7 @@ use crate::source::FetchError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe_db(source))]
     Db {
         context: String,
         source: postgres::Error,
@@ -47,6 +47,25 @@ impl Error {
             Error::Usage(_) => 2,
             _ => 1,
         }
+    }
+}
+
+/// `postgres::Error` displays only its kind ("db error"); the server's message, detail and hint
+/// (or the underlying I/O cause) are in its source, and they are what a person needs to read.
+fn describe_db(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = db.message().to_string();
+        if let Some(detail) = db.detail() {
+            s.push_str(&format!(" (detail: {detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            s.push_str(&format!(" (hint: {hint})"));
+        }
+        return s;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
     }
 }
 
