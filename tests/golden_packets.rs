@@ -63,21 +63,32 @@ fn check(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(actual, expected, "{name} differs from the golden file (REPLGEN_BLESS=1 to accept)");
+    assert_eq!(
+        actual, expected,
+        "{name} differs from the golden file (REPLGEN_BLESS=1 to accept)"
+    );
 }
 
 #[test]
 fn a_fixed_workload_publishes_the_expected_packets_and_index() {
     let env = Env::new("golden");
-    common::psql_file(&env.master, &common::root().join("tests/golden/workload.sql"));
+    common::psql_file(
+        &env.master,
+        &common::root().join("tests/golden/workload.sql"),
+    );
     env.dump();
-    common::psql_file(&env.master, &common::root().join("tests/golden/workload-2.sql"));
+    common::psql_file(
+        &env.master,
+        &common::root().join("tests/golden/workload-2.sql"),
+    );
     env.dump();
     for serial in [1, 2] {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(feed::packet_file(env.feed.path(), serial)).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
+        flate2::read::GzDecoder::new(
+            std::fs::File::open(feed::packet_file(env.feed.path(), serial)).unwrap(),
+        )
+        .read_to_string(&mut text)
+        .unwrap();
         check(&format!("packet-{serial}.txt"), &mask_packet(&text));
     }
     check("index.xml", &mask_index(&feed::index(env.feed.path())));
