@@ -66,8 +66,18 @@ $replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_1" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_1"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_1" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_1" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -80,9 +90,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -92,9 +121,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -104,9 +152,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -118,8 +185,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -131,7 +198,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."artist" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -161,8 +230,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
 CREATE TABLE IF NOT EXISTS "replgen"."log_2" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_2"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_2" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_2" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -175,9 +254,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -187,9 +285,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -199,9 +316,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -213,8 +349,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -226,7 +362,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."area" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."area" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -256,8 +394,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."area"
 CREATE TABLE IF NOT EXISTS "replgen"."log_3" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_3"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_3" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_3" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -270,9 +418,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -282,9 +449,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -294,9 +480,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -308,8 +513,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -321,7 +526,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."label" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."label" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -351,8 +558,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."label"
 CREATE TABLE IF NOT EXISTS "replgen"."log_4" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_4"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_4" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_4" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -365,9 +582,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_4_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -377,9 +613,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_4_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -389,9 +644,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_4_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -403,8 +677,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -416,7 +690,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."release_group" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."release_group" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -446,8 +722,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release_group"
 CREATE TABLE IF NOT EXISTS "replgen"."log_5" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_5"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_5" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_5" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -460,9 +746,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_5_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -472,9 +777,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_5_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -484,9 +808,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_5_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -498,8 +841,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -511,7 +854,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."release" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."release" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -541,8 +886,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release"
 CREATE TABLE IF NOT EXISTS "replgen"."log_6" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_6"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_6" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_6" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -555,9 +910,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_6_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -567,9 +941,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_6_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -579,9 +972,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_6_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -593,8 +1005,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -606,7 +1018,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."medium" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."medium" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -636,8 +1050,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."medium"
 CREATE TABLE IF NOT EXISTS "replgen"."log_7" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" bigint NOT NULL
+    "k1" bigint[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_7"'::regclass AND a.attname = 'k1') = 'bigint'::regtype THEN
+        ALTER TABLE "replgen"."log_7" ALTER COLUMN "k1" TYPE bigint[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_7" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -650,9 +1074,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -662,9 +1105,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -674,9 +1136,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -688,8 +1169,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -701,7 +1182,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."track" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."track" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -731,8 +1214,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."track"
 CREATE TABLE IF NOT EXISTS "replgen"."log_8" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_8"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_8" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_8" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -745,9 +1238,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_8_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -757,9 +1269,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_8_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -769,9 +1300,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_8_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -783,8 +1333,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -796,7 +1346,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."recording" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."recording" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -826,8 +1378,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."recording"
 CREATE TABLE IF NOT EXISTS "replgen"."log_9" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_9"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_9" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_9" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -840,9 +1402,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_9_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -852,9 +1433,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_9_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -864,9 +1464,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_9_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -878,8 +1497,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -891,7 +1510,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."artist_credit" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_credit" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -921,9 +1542,24 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit"
 CREATE TABLE IF NOT EXISTS "replgen"."log_10" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL,
-    "k2" smallint NOT NULL
+    "k1" integer[] NOT NULL,
+    "k2" smallint[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_10"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_10" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_10"'::regclass AND a.attname = 'k2') = 'smallint'::regtype THEN
+        ALTER TABLE "replgen"."log_10" ALTER COLUMN "k2" TYPE smallint[]
+            USING ARRAY["k2"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_10" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -936,9 +1572,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_10_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -948,9 +1603,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_10_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -960,9 +1634,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_10_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -974,8 +1667,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."artist_credit", OLD."position"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."artist_credit", NEW."position");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."artist_credit"], ARRAY[OLD."position"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."artist_credit"], ARRAY[NEW."position"]);
     RETURN NULL;
 END
 $replgen$;
@@ -987,7 +1680,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, r."artist_credit", r."position" FROM "public"."artist_credit_name" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_credit_name" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1017,8 +1712,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit_nam
 CREATE TABLE IF NOT EXISTS "replgen"."log_11" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" uuid NOT NULL
+    "k1" uuid[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_11"'::regclass AND a.attname = 'k1') = 'uuid'::regtype THEN
+        ALTER TABLE "replgen"."log_11" ALTER COLUMN "k1" TYPE uuid[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_11" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1031,9 +1736,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_11_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."gid") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."gid" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1043,9 +1767,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_11_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."gid") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."gid" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1055,9 +1798,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_11_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."gid") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."gid" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1069,8 +1831,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."gid"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."gid");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."gid"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."gid"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1082,7 +1844,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."gid" FROM "public"."artist_gid_redirect" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_gid_redirect" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1112,8 +1876,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_gid_redire
 CREATE TABLE IF NOT EXISTS "replgen"."log_12" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_12"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_12" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_12" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1126,9 +1900,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_12_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1138,9 +1931,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_12_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1150,9 +1962,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_12_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1164,8 +1995,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1177,7 +2008,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."tag" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."tag" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1207,9 +2040,24 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."tag"
 CREATE TABLE IF NOT EXISTS "replgen"."log_13" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL,
-    "k2" integer NOT NULL
+    "k1" integer[] NOT NULL,
+    "k2" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_13"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_13" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_13"'::regclass AND a.attname = 'k2') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_13" ALTER COLUMN "k2" TYPE integer[]
+            USING ARRAY["k2"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_13" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1222,9 +2070,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_13_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist") AS "k1", pg_catalog.array_agg(r."tag") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist", n."tag" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1234,9 +2101,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_13_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist") AS "k1", pg_catalog.array_agg(r."tag") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist", n."tag" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1246,9 +2132,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_13_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist") AS "k1", pg_catalog.array_agg(r."tag") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist", n."tag" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1260,8 +2165,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."artist", OLD."tag"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."artist", NEW."tag");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."artist"], ARRAY[OLD."tag"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."artist"], ARRAY[NEW."tag"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1273,7 +2178,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, r."artist", r."tag" FROM "public"."artist_tag" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_tag" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1303,8 +2210,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_tag"
 CREATE TABLE IF NOT EXISTS "replgen"."log_14" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" text NOT NULL
+    "k1" text[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_14"'::regclass AND a.attname = 'k1') = 'text'::regtype THEN
+        ALTER TABLE "replgen"."log_14" ALTER COLUMN "k1" TYPE text[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_14" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1317,9 +2234,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_14_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."code") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."code" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1329,9 +2265,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_14_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."code") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."code" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1341,9 +2296,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_14_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."code") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."code" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1355,8 +2329,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."code"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."code");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."code"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."code"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1368,7 +2342,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."code" FROM "public"."replication_control_note" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."replication_control_note" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1398,8 +2374,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."replication_contr
 CREATE TABLE IF NOT EXISTS "replgen"."log_15" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_15"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_15" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_15" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1412,9 +2398,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_15_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1424,9 +2429,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_15_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1436,9 +2460,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_15_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1450,8 +2493,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1463,7 +2506,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "musicbrainz"."editor_note" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "musicbrainz"."editor_note" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;

@@ -290,8 +290,18 @@ $replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_1" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_1"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_1" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_1" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -304,9 +314,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -316,9 +345,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -328,9 +376,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -342,8 +409,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -355,7 +422,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."artist" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -385,8 +454,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
 CREATE TABLE IF NOT EXISTS "replgen"."log_2" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_2"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_2" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_2" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -399,9 +478,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -411,9 +509,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -423,9 +540,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -437,8 +573,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -450,7 +586,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."area" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."area" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -480,8 +618,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."area"
 CREATE TABLE IF NOT EXISTS "replgen"."log_3" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_3"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_3" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_3" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -494,9 +642,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -506,9 +673,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -518,9 +704,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -532,8 +737,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -545,7 +750,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_3" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."label" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."label" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -575,8 +782,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."label"
 CREATE TABLE IF NOT EXISTS "replgen"."log_4" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_4"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_4" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_4" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -589,9 +806,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_4_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -601,9 +837,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_4_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -613,9 +868,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_4_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -627,8 +901,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -640,7 +914,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_4" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."release_group" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."release_group" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -670,8 +946,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release_group"
 CREATE TABLE IF NOT EXISTS "replgen"."log_5" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_5"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_5" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_5" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -684,9 +970,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_5_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -696,9 +1001,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_5_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -708,9 +1032,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_5_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -722,8 +1065,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -735,7 +1078,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_5" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."release" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."release" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -765,8 +1110,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release"
 CREATE TABLE IF NOT EXISTS "replgen"."log_6" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_6"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_6" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_6" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -779,9 +1134,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_6_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -791,9 +1165,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_6_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -803,9 +1196,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_6_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -817,8 +1229,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -830,7 +1242,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_6" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."medium" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."medium" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -860,8 +1274,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."medium"
 CREATE TABLE IF NOT EXISTS "replgen"."log_7" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" bigint NOT NULL
+    "k1" bigint[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_7"'::regclass AND a.attname = 'k1') = 'bigint'::regtype THEN
+        ALTER TABLE "replgen"."log_7" ALTER COLUMN "k1" TYPE bigint[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_7" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -874,9 +1298,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -886,9 +1329,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -898,9 +1360,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -912,8 +1393,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -925,7 +1406,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_7" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."track" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."track" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -955,8 +1438,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."track"
 CREATE TABLE IF NOT EXISTS "replgen"."log_8" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_8"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_8" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_8" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -969,9 +1462,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_8_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -981,9 +1493,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_8_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -993,9 +1524,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_8_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1007,8 +1557,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1020,7 +1570,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_8" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."recording" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."recording" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1050,8 +1602,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."recording"
 CREATE TABLE IF NOT EXISTS "replgen"."log_9" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_9"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_9" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_9" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1064,9 +1626,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_9_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1076,9 +1657,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_9_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1088,9 +1688,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_9_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1102,8 +1721,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1115,7 +1734,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_9" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."artist_credit" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_credit" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1145,9 +1766,24 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit"
 CREATE TABLE IF NOT EXISTS "replgen"."log_10" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL,
-    "k2" smallint NOT NULL
+    "k1" integer[] NOT NULL,
+    "k2" smallint[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_10"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_10" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_10"'::regclass AND a.attname = 'k2') = 'smallint'::regtype THEN
+        ALTER TABLE "replgen"."log_10" ALTER COLUMN "k2" TYPE smallint[]
+            USING ARRAY["k2"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_10" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1160,9 +1796,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_10_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1172,9 +1827,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_10_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1184,9 +1858,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_10_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1198,8 +1891,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."artist_credit", OLD."position"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."artist_credit", NEW."position");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."artist_credit"], ARRAY[OLD."position"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."artist_credit"], ARRAY[NEW."position"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1211,7 +1904,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, r."artist_credit", r."position" FROM "public"."artist_credit_name" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_credit_name" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1241,8 +1936,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit_nam
 CREATE TABLE IF NOT EXISTS "replgen"."log_11" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" uuid NOT NULL
+    "k1" uuid[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_11"'::regclass AND a.attname = 'k1') = 'uuid'::regtype THEN
+        ALTER TABLE "replgen"."log_11" ALTER COLUMN "k1" TYPE uuid[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_11" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1255,9 +1960,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_11_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."gid") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."gid" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1267,9 +1991,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_11_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."gid") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."gid" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1279,9 +2022,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_11_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."gid") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."gid" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1293,8 +2055,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."gid"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."gid");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."gid"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."gid"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1306,7 +2068,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_11" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."gid" FROM "public"."artist_gid_redirect" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_gid_redirect" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1336,8 +2100,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_gid_redire
 CREATE TABLE IF NOT EXISTS "replgen"."log_12" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_12"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_12" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_12" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1350,9 +2124,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_12_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1362,9 +2155,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_12_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1374,9 +2186,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_12_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1388,8 +2219,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1401,7 +2232,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_12" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."tag" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."tag" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1431,9 +2264,24 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."tag"
 CREATE TABLE IF NOT EXISTS "replgen"."log_13" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL,
-    "k2" integer NOT NULL
+    "k1" integer[] NOT NULL,
+    "k2" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_13"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_13" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_13"'::regclass AND a.attname = 'k2') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_13" ALTER COLUMN "k2" TYPE integer[]
+            USING ARRAY["k2"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_13" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1446,9 +2294,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_13_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist") AS "k1", pg_catalog.array_agg(r."tag") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist", n."tag" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1458,9 +2325,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_13_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist") AS "k1", pg_catalog.array_agg(r."tag") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist", n."tag" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1470,9 +2356,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_13_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist") AS "k1", pg_catalog.array_agg(r."tag") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist", n."tag" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1484,8 +2389,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."artist", OLD."tag"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."artist", NEW."tag");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."artist"], ARRAY[OLD."tag"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."artist"], ARRAY[NEW."tag"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1497,7 +2402,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, r."artist", r."tag" FROM "public"."artist_tag" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_tag" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1527,8 +2434,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_tag"
 CREATE TABLE IF NOT EXISTS "replgen"."log_14" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" text NOT NULL
+    "k1" text[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_14"'::regclass AND a.attname = 'k1') = 'text'::regtype THEN
+        ALTER TABLE "replgen"."log_14" ALTER COLUMN "k1" TYPE text[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_14" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1541,9 +2458,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_14_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."code") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."code" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1553,9 +2489,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_14_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."code") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."code" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1565,9 +2520,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_14_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."code") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."code" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1579,8 +2553,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."code"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."code");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."code"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."code"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1592,7 +2566,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_14" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."code" FROM "public"."replication_control_note" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."replication_control_note" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1622,8 +2598,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."replication_contr
 CREATE TABLE IF NOT EXISTS "replgen"."log_15" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_15"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_15" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_15" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -1636,9 +2622,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_15_insert"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1648,9 +2653,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_15_update"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1660,9 +2684,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_15_delete"() RETURNS trigger LANGU
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -1674,8 +2717,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -1687,7 +2730,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_15" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "musicbrainz"."editor_note" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "musicbrainz"."editor_note" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;

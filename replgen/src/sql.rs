@@ -13,8 +13,13 @@ struct Key {
     column: String,
     /// Its column in the change log: k1, k2, ...
     k: String,
-    /// The log column's type: the key column's type.
+    /// The key column's type.
     log_type: String,
+    /// For an array-typed key: the one-field composite type (`v <key type>`) the log's array
+    /// holds instead, since PostgreSQL has no arrays of arrays. Empty otherwise.
+    wrap: String,
+    /// The element type of the log column (`k1 <elem>[]`): the key type or the wrapper, as SQL.
+    elem: String,
 }
 
 #[derive(Serialize)]
@@ -39,6 +44,31 @@ struct Ctx {
     tables: Vec<TableCtx>,
     /// The dollar-quote tag for function bodies, chosen so that no identifier contains it.
     dq: String,
+    /// At most this many keys per log row.
+    chunk_keys: u32,
+    /// Statements known to touch at most this many rows aggregate their keys in one pass and
+    /// slice the arrays; others (or of unknown size) number their rows and group (bounded memory).
+    slice_keys: u32,
+}
+
+/// How the capture triggers split a statement's keys into change-log rows (docs/design.md,
+/// "Capture").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// At most this many keys per log row.
+    pub chunk_keys: u32,
+    /// A statement believed to touch at most this many rows aggregates its keys in one pass and
+    /// slices the arrays; larger ones (or of unknown size) number their rows and group them.
+    pub slice_keys: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            chunk_keys: 100_000,
+            slice_keys: 1_000_000,
+        }
+    }
 }
 
 /// A SQL string literal: single-quoted, `'` doubled (standard_conforming_strings).
@@ -55,7 +85,7 @@ fn env() -> Environment<'static> {
     env
 }
 
-fn context(schema: &Schema) -> Ctx {
+fn context(schema: &Schema, limits: Limits) -> Ctx {
     let tables: Vec<TableCtx> = schema
         .tables
         .iter()
@@ -63,10 +93,26 @@ fn context(schema: &Schema) -> Ctx {
             let keys = t
                 .key_columns()
                 .enumerate()
-                .map(|(i, c)| Key {
-                    column: c.name.clone(),
-                    k: format!("k{}", i + 1),
-                    log_type: c.sql_type.ddl(),
+                .map(|(i, c)| {
+                    let k = format!("k{}", i + 1);
+                    let log_type = c.sql_type.ddl();
+                    let wrap = if c.sql_type.array {
+                        format!("log_{}_{k}", t.id)
+                    } else {
+                        String::new()
+                    };
+                    let elem = if wrap.is_empty() {
+                        log_type.clone()
+                    } else {
+                        format!("{}.{}", quote_ident("replgen"), quote_ident(&wrap))
+                    };
+                    Key {
+                        column: c.name.clone(),
+                        k,
+                        log_type,
+                        wrap,
+                        elem,
+                    }
                 })
                 .collect();
             let f = |what: &str| format!("capture_{}_{what}", t.id);
@@ -113,26 +159,33 @@ fn context(schema: &Schema) -> Ctx {
         fingerprint: schema.fingerprint(),
         tables,
         dq,
+        chunk_keys: limits.chunk_keys,
+        slice_keys: limits.slice_keys,
     }
 }
 
-fn render(name: &str, src: &str, schema: &Schema) -> Result<String, String> {
+fn render(name: &str, src: &str, schema: &Schema, limits: Limits) -> Result<String, String> {
     let mut env = env();
     env.add_template(name, src)
         .map_err(|e| format!("template {name}: {e}"))?;
     let tmpl = env
         .get_template(name)
         .map_err(|e| format!("template {name}: {e}"))?;
-    tmpl.render(context(schema))
+    tmpl.render(context(schema, limits))
         .map_err(|e| format!("template {name}: {e:#}"))
 }
 
 /// The install migration (idempotent, in one transaction).
 pub fn install(schema: &Schema) -> Result<String, String> {
-    render("install.sql.jinja", INSTALL, schema)
+    install_with(schema, Limits::default())
+}
+
+/// The install migration with other chunk sizes; tests use small ones to exercise chunking.
+pub fn install_with(schema: &Schema, limits: Limits) -> Result<String, String> {
+    render("install.sql.jinja", INSTALL, schema, limits)
 }
 
 /// The uninstall migration (idempotent, in one transaction).
 pub fn uninstall(schema: &Schema) -> Result<String, String> {
-    render("uninstall.sql.jinja", UNINSTALL, schema)
+    render("uninstall.sql.jinja", UNINSTALL, schema, Limits::default())
 }

@@ -88,13 +88,19 @@ fn key_text(client: &mut Client, t: &Table, i: u32) -> String {
     row.get(0)
 }
 
-/// The log's entries after `after_ord`: (statement number, kind, key text), in ord order.
+/// The log's entries after `after_ord`, one per logged key (the log's arrays unnested):
+/// (statement number, kind, key text), in ord order.
 fn log_entries(client: &mut Client, t: &Table, after_ord: i64) -> Vec<(i64, i64, String)> {
-    let ks: Vec<String> = (1..=t.key.len()).map(|i| format!("k{i}::text")).collect();
+    let ks: Vec<String> = (1..=t.key.len()).map(|i| format!("k{i}")).collect();
+    let texts: Vec<String> = ks.iter().map(|k| format!("u.{k}::text")).collect();
+    let arrays: Vec<String> = ks.iter().map(|k| format!("l.{k}")).collect();
     let sql = format!(
-        "SELECT ord, concat_ws('|', {}) FROM replgen.log_{} WHERE ord > $1 ORDER BY ord, 2",
-        ks.join(", "),
-        t.id
+        "SELECT l.ord, concat_ws('|', {}) FROM replgen.log_{} l, unnest({}) AS u({}) \
+         WHERE l.ord > $1 ORDER BY 1, 2",
+        texts.join(", "),
+        t.id,
+        arrays.join(", "),
+        ks.join(", ")
     );
     client
         .query(&sql, &[&after_ord])
@@ -349,4 +355,183 @@ fn uninstall_tolerates_missing_tables_and_missing_capture() {
         .unwrap()
         .get(0);
     assert_eq!(schemas, 0);
+}
+
+const CHUNKED: &str = "schema_version: 1
+tables:
+  - id: 1
+    name: big
+    key: [a, b]
+    columns:
+      - { name: a, type: integer }
+      - { name: b, type: text }
+      - { name: v, type: integer, nullable: true }
+  - id: 2
+    name: arr
+    key: [k]
+    columns:
+      - { name: k, type: \"integer[]\" }
+      - { name: v, type: integer, nullable: true }
+";
+
+/// One statement's log rows after `after`: its kind, each row's key count (sorted) and every
+/// logged key as `k1|k2`, sorted. Panics unless exactly one statement was logged and every row
+/// holds equally long arrays.
+fn statement(client: &mut Client, after: i64) -> (i64, Vec<i64>, Vec<String>) {
+    let rows = client
+        .query(
+            "SELECT ord, cardinality(k1), cardinality(k2) FROM replgen.log_1 WHERE ord > $1 ORDER BY 2",
+            &[&after],
+        )
+        .unwrap();
+    let ords: BTreeSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(ords.len(), 1, "one statement, one ord: {ords:?}");
+    let ord = *ords.first().unwrap();
+    let sizes: Vec<i64> = rows
+        .iter()
+        .map(|r| {
+            let (a, b): (i32, i32) = (r.get(1), r.get(2));
+            assert_eq!(a, b, "zipped arrays");
+            a as i64
+        })
+        .collect();
+    let mut keys: Vec<String> = client
+        .query(
+            "SELECT u.a::text || '|' || u.b FROM replgen.log_1 l, unnest(l.k1, l.k2) AS u(a, b) WHERE l.ord > $1",
+            &[&after],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    keys.sort();
+    (ord % 4, sizes, keys)
+}
+
+fn expected_keys(ids: impl Iterator<Item = u32>) -> Vec<String> {
+    let mut v: Vec<String> = ids.map(|g| format!("{g}|b{g}")).collect();
+    v.sort();
+    v
+}
+
+/// Chunk sizes of a statement of `n` keys in chunks of `chunk`, sorted.
+fn chunk_sizes(n: i64, chunk: i64) -> Vec<i64> {
+    let mut v: Vec<i64> = (0..n / chunk).map(|_| chunk).collect();
+    if n % chunk > 0 {
+        v.insert(0, n % chunk);
+    }
+    v
+}
+
+#[test]
+fn big_statements_are_chunked_and_array_keys_wrapped() {
+    let schema = replgen_schema::parse_str(CHUNKED, "chunked.yaml").unwrap();
+    let limits = replgen::sql::Limits {
+        chunk_keys: 100,
+        slice_keys: 1000,
+    };
+    let install = replgen::sql::install_with(&schema, limits).unwrap();
+    let cluster = Cluster::start();
+    cluster.create_database("chunked");
+    let mut c = cluster.connect("chunked");
+    c.batch_execute(
+        "CREATE TABLE big (a integer, b text, v integer, PRIMARY KEY (a, b));
+         CREATE TABLE arr (k integer[] PRIMARY KEY, v integer);",
+    )
+    .unwrap();
+    c.batch_execute(&install).unwrap();
+    c.batch_execute(&install).expect("install runs twice");
+
+    // Known small size: one pass, sliced.
+    let mut last = last_ord(&mut c, &schema.tables[0]);
+    c.batch_execute("INSERT INTO big SELECT g, 'b' || g FROM generate_series(1, 250) g")
+        .unwrap();
+    assert_eq!(
+        statement(&mut c, last),
+        (3, chunk_sizes(250, 100), expected_keys(1..=250))
+    );
+    // Larger than slice_keys: numbered and grouped.
+    last = last_ord(&mut c, &schema.tables[0]);
+    c.batch_execute("INSERT INTO big SELECT g, 'b' || g FROM generate_series(251, 2250) g")
+        .unwrap();
+    assert_eq!(
+        statement(&mut c, last),
+        (3, chunk_sizes(2000, 100), expected_keys(251..=2250))
+    );
+    // Uncounted (track_counts off): the size is unknown, numbered and grouped.
+    last = last_ord(&mut c, &schema.tables[0]);
+    c.batch_execute("BEGIN; SET LOCAL track_counts = off; UPDATE big SET v = 1; COMMIT")
+        .unwrap();
+    assert_eq!(
+        statement(&mut c, last),
+        (1, chunk_sizes(2250, 100), expected_keys(1..=2250))
+    );
+    // A hint that undercounts (1 counted delete, then 2249 uncounted): the one-pass attempt sees
+    // more than slice_keys rows, logs nothing, and the grouped insert logs them all.
+    c.batch_execute("BEGIN; DELETE FROM big WHERE a = 1; SET LOCAL track_counts = off")
+        .unwrap();
+    last = last_ord(&mut c, &schema.tables[0]);
+    c.batch_execute("DELETE FROM big").unwrap();
+    let hint: i64 = c
+        .query_one(
+            "SELECT pg_stat_get_xact_tuples_deleted('big'::regclass)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(hint, 1, "the hint undercounts");
+    c.batch_execute("COMMIT").unwrap();
+    assert_eq!(
+        statement(&mut c, last),
+        (0, chunk_sizes(2249, 100), expected_keys(2..=2250))
+    );
+    // TRUNCATE logs every key, chunked.
+    c.batch_execute("INSERT INTO big SELECT g, 'b' || g FROM generate_series(1, 250) g")
+        .unwrap();
+    last = last_ord(&mut c, &schema.tables[0]);
+    c.batch_execute("TRUNCATE big").unwrap();
+    assert_eq!(
+        statement(&mut c, last),
+        (0, chunk_sizes(250, 100), expected_keys(1..=250))
+    );
+
+    // Array keys of any shape survive the log (wrapped, as PostgreSQL has no arrays of arrays).
+    c.batch_execute(
+        "INSERT INTO arr (k) VALUES ('{1,2}'), ('{3}'), ('{}'), ('{{1,2},{3,4}}');
+         UPDATE arr SET k = '{9}' WHERE k = '{3}';
+         DELETE FROM arr WHERE k = '{}';
+         TRUNCATE arr;",
+    )
+    .unwrap();
+    let got: Vec<(i64, String)> = c
+        .query(
+            "SELECT l.ord, u.k::text FROM replgen.log_2 l, unnest(l.k1) AS u(k) ORDER BY 1, 2",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, i64>(0), r.get(1)))
+        .collect();
+    let first = got[0].0 / 4;
+    let got: Vec<(i64, i64, String)> = got
+        .into_iter()
+        .map(|(ord, k)| (ord / 4 - first, ord % 4, k))
+        .collect();
+    let want: Vec<(i64, i64, String)> = [
+        (0, 3, "{1,2}"),
+        (0, 3, "{3}"),
+        (0, 3, "{{1,2},{3,4}}"),
+        (0, 3, "{}"),
+        (1, 0, "{3}"),
+        (1, 2, "{9}"),
+        (2, 1, "{9}"),
+        (3, 0, "{}"),
+        (4, 0, "{1,2}"),
+        (4, 0, "{9}"),
+        (4, 0, "{{1,2},{3,4}}"),
+    ]
+    .into_iter()
+    .map(|(s, k, v)| (s, k, v.to_string()))
+    .collect();
+    assert_eq!(got, want);
 }

@@ -147,7 +147,8 @@ fn introspect_generate_install_round_trip() {
     assert_eq!(n, 1 + 1 + 1 + 3 + 1 + 1);
     let k: String = client
         .query_one(
-            "SELECT k1::text || ',' || k2::text FROM replgen.log_3 WHERE ord % 4 = 2",
+            "SELECT u.k1::text || ',' || u.k2::text FROM replgen.log_3 l, unnest(l.k1, l.k2) AS u(k1, k2) \
+             WHERE l.ord % 4 = 2",
             &[],
         )
         .unwrap()

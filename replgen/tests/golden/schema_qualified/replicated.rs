@@ -98,8 +98,18 @@ $replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_1" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL
+    "k1" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_1"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_1" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_1" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -112,9 +122,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -124,9 +153,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -136,9 +184,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_1_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -150,8 +217,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -163,7 +230,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_1" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "public"."artist" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -193,8 +262,18 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
 CREATE TABLE IF NOT EXISTS "replgen"."log_2" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" bigint NOT NULL
+    "k1" bigint[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_2"'::regclass AND a.attname = 'k1') = 'bigint'::regtype THEN
+        ALTER TABLE "replgen"."log_2" ALTER COLUMN "k1" TYPE bigint[]
+            USING ARRAY["k1"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_2" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -207,9 +286,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -219,9 +317,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -231,9 +348,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."id") AS "k1", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, n."id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -245,8 +381,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -258,7 +394,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_2" (ord, ts, "k1")
-    SELECT replgen_capture.o, replgen_capture.t, r."id" FROM "musicbrainz"."artist" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1")
+    FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "musicbrainz"."artist" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -288,9 +426,24 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."artist"
 CREATE TABLE IF NOT EXISTS "replgen"."log_3" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL,
-    "k2" integer NOT NULL
+    "k1" integer[] NOT NULL,
+    "k2" integer[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_3"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_3" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_3"'::regclass AND a.attname = 'k2') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_3" ALTER COLUMN "k2" TYPE integer[]
+            USING ARRAY["k2"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_3" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -303,9 +456,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."editor") AS "k1", pg_catalog.array_agg(r."note_id") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."editor", n."note_id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."editor" AS "k1", r."note_id" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -315,9 +487,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."editor") AS "k1", pg_catalog.array_agg(r."note_id") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."editor", n."note_id" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."editor" AS "k1", r."note_id" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -327,9 +518,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_3_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."editor") AS "k1", pg_catalog.array_agg(r."note_id") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."editor", n."note_id" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."editor" AS "k1", r."note_id" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -341,8 +551,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."editor", OLD."note_id"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."editor", NEW."note_id");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."editor"], ARRAY[OLD."note_id"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."editor"], ARRAY[NEW."note_id"]);
     RETURN NULL;
 END
 $replgen$;
@@ -354,7 +564,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, r."editor", r."note_id" FROM "musicbrainz"."editor_note" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."editor" AS "k1", r."note_id" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "musicbrainz"."editor_note" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;

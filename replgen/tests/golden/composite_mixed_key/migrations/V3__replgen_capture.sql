@@ -53,9 +53,24 @@ $replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_2" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" integer NOT NULL,
-    "k2" smallint NOT NULL
+    "k1" integer[] NOT NULL,
+    "k2" smallint[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_2"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
+        ALTER TABLE "replgen"."log_2" ALTER COLUMN "k1" TYPE integer[]
+            USING ARRAY["k1"];
+    END IF;
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_2"'::regclass AND a.attname = 'k2') = 'smallint'::regtype THEN
+        ALTER TABLE "replgen"."log_2" ALTER COLUMN "k2" TYPE smallint[]
+            USING ARRAY["k2"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_2" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -68,9 +83,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -80,9 +114,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -92,9 +145,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_2_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."artist_credit") AS "k1", pg_catalog.array_agg(r."position") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."artist_credit", n."position" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -106,8 +178,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."artist_credit", OLD."position"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."artist_credit", NEW."position");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."artist_credit"], ARRAY[OLD."position"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."artist_credit"], ARRAY[NEW."position"]);
     RETURN NULL;
 END
 $replgen$;
@@ -119,7 +191,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, r."artist_credit", r."position" FROM "public"."artist_credit_name" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."artist_credit_name" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -149,9 +223,24 @@ CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit_nam
 CREATE TABLE IF NOT EXISTS "replgen"."log_7" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
-    "k1" bigint NOT NULL,
-    "k2" character(2) NOT NULL
+    "k1" bigint[] NOT NULL,
+    "k2" character(2)[] NOT NULL
 );
+-- A log of the earlier one-row-per-key layout keeps its pending keys, as one-element arrays.
+DO $replgen$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_7"'::regclass AND a.attname = 'k1') = 'bigint'::regtype THEN
+        ALTER TABLE "replgen"."log_7" ALTER COLUMN "k1" TYPE bigint[]
+            USING ARRAY["k1"];
+    END IF;
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_7"'::regclass AND a.attname = 'k2') = 'character(2)'::regtype THEN
+        ALTER TABLE "replgen"."log_7" ALTER COLUMN "k2" TYPE character(2)[]
+            USING ARRAY["k2"];
+    END IF;
+END
+$replgen$;
 ALTER TABLE "replgen"."log_7" SET (
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000,
@@ -164,9 +253,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_insert"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction inserted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."area") AS "k1", pg_catalog.array_agg(r."code") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."area", n."code" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."area" AS "k1", r."code" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -176,9 +284,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_update"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction updated in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."area") AS "k1", pg_catalog.array_agg(r."code") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_new" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."area", n."code" FROM "replgen_new" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."area" AS "k1", r."code" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_new" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -188,9 +315,28 @@ CREATE OR REPLACE FUNCTION "replgen"."capture_7_delete"() RETURNS trigger LANGUA
 DECLARE
     o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
     t timestamptz := pg_catalog.clock_timestamp();
+    -- Rows this transaction deleted in the table so far, a hint only: usually at least the
+    -- statement's own; 0 when not counted (track_counts off, partitioned table).
+    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
 BEGIN
+    IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
+        -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
+        -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
+        INSERT INTO "replgen"."log_7" (ord, ts, "k1", "k2")
+        SELECT replgen_capture.o, replgen_capture.t, a."k1"[i:i + 99999], a."k2"[i:i + 99999]
+        FROM (SELECT pg_catalog.array_agg(r."area") AS "k1", pg_catalog.array_agg(r."code") AS "k2", pg_catalog.count(*) AS c
+              FROM (SELECT * FROM "replgen_old" LIMIT 1000001) r
+              HAVING pg_catalog.count(*) BETWEEN 1 AND 1000000) a,
+             pg_catalog.generate_series(1, a.c, 100000) i;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Numbered rows grouped into chunks of 100000: bounded memory whatever the size.
     INSERT INTO "replgen"."log_7" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, n."area", n."code" FROM "replgen_old" n;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."area" AS "k1", r."code" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "replgen_old" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
@@ -202,8 +348,8 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_7" (ord, ts, "k1", "k2")
-    VALUES (replgen_capture.o, replgen_capture.t, OLD."area", OLD."code"),
-           (replgen_capture.o + 2, replgen_capture.t, NEW."area", NEW."code");
+    VALUES (replgen_capture.o, replgen_capture.t, ARRAY[OLD."area"], ARRAY[OLD."code"]),
+           (replgen_capture.o + 2, replgen_capture.t, ARRAY[NEW."area"], ARRAY[NEW."code"]);
     RETURN NULL;
 END
 $replgen$;
@@ -215,7 +361,9 @@ DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     INSERT INTO "replgen"."log_7" (ord, ts, "k1", "k2")
-    SELECT replgen_capture.o, replgen_capture.t, r."area", r."code" FROM "public"."iso_3166_2" r;
+    SELECT replgen_capture.o, replgen_capture.t, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2")
+    FROM (SELECT r."area" AS "k1", r."code" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM "public"."iso_3166_2" r) s
+    GROUP BY s.g;
     RETURN NULL;
 END
 $replgen$;
