@@ -250,10 +250,10 @@ pub fn run(opts: &Opts) -> Section {
     section.notes.push(format!(
         "Profile, {r} rows with capture (EXPLAIN ANALYZE, plans below): {}. The statement-level trigger runs once, \
          after the statement: the transition table (a tuplestore of every old or new row, spilling to a temporary \
-         file beyond `work_mem`) is built during the statement, then the trigger's INSERT ... SELECT writes one \
-         log row per key. A plain DELETE only stamps xmax on each tuple, so the log write (a full heap insert \
-         of a 40-byte row per key plus WAL) dominates its ratio; an INSERT or UPDATE already writes a full tuple \
-         and two index entries per row, so the same log write is a smaller share.",
+         file beyond `work_mem`) is built during the statement, then the trigger's INSERT ... SELECT writes the \
+         statement's keys to the change log. A plain DELETE only stamps xmax on each tuple, so building the \
+         transition table and the log write dominate its ratio; an INSERT or UPDATE already writes a full tuple \
+         and two index entries per row, so the same work is a smaller share.",
         shares.join("; "),
         r = util::rows_label(rows)
     ));
