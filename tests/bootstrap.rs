@@ -2,9 +2,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use common::feed;
 use common::{Env, Workload};
 
@@ -15,28 +12,13 @@ fn export_during_writes_then_import_and_apply_gives_an_identical_replica() {
     let mut work = Workload::new(&mut master, &env.schema, 21, 0);
     work.run(&mut master, 200, false);
     env.dump();
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..2)
-        .map(|w| {
-            let (db, schema, stop) = (env.master.clone(), env.schema.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
-                let mut work = Workload::new(&mut client, &schema, 400 + w, w as i64 + 1);
-                while !stop.load(Ordering::SeqCst) {
-                    work.run(&mut client, 5, true);
-                }
-            })
-        })
-        .collect();
+    let writers = common::Writers::start(&env, 2, 400);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let out = env.mirror_ok(&["export", "--db", &env.master, "--out", env.feed()]);
     assert!(out.contains("export 2:"), "{out}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     env.dump();
-    stop.store(true, Ordering::SeqCst);
-    for w in writers {
-        w.join().unwrap();
-    }
+    writers.stop();
     env.dump();
     let out = env.mirror_ok(&["import", "--db", &env.replica, "--from", env.feed()]);
     assert!(

@@ -4,8 +4,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::feed;
@@ -82,19 +80,7 @@ fn assert_feed_intact(feed_dir: &std::path::Path) {
 #[test]
 fn dumpers_killed_at_random_instants_under_concurrent_writes() {
     let env = Env::new("crash_dump");
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..2)
-        .map(|w| {
-            let (db, schema, stop) = (env.master.clone(), env.schema.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
-                let mut work = Workload::new(&mut client, &schema, 200 + w, w as i64 + 1);
-                while !stop.load(Ordering::SeqCst) {
-                    work.run(&mut client, 5, true);
-                }
-            })
-        })
-        .collect();
+    let writers = common::Writers::start(&env, 2, 200);
     let mut rng = Rng::new(99);
     let mut killed = 0;
     for run in 0..60 {
@@ -107,10 +93,7 @@ fn dumpers_killed_at_random_instants_under_concurrent_writes() {
             assert_feed_intact(env.feed.path());
         }
     }
-    stop.store(true, Ordering::SeqCst);
-    for w in writers {
-        w.join().unwrap();
-    }
+    writers.stop();
     assert!(
         killed >= 20,
         "only {killed} of 60 dumpers were killed mid-run"

@@ -138,28 +138,13 @@ fn insert_statement(work: &mut Workload, table: &replgen_schema::Table) -> Strin
 #[test]
 fn concurrent_writers_and_random_cuts_lose_and_duplicate_nothing() {
     let env = Env::new("concurrent");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let (db, schema, stop) = (env.master.clone(), env.schema.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
-                let mut work = Workload::new(&mut client, &schema, 100 + w, w as i64 + 1);
-                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    work.run(&mut client, 5, true);
-                }
-            })
-        })
-        .collect();
+    let writers = common::Writers::start(&env, 4, 100);
     let mut rng = common::workload::Rng::new(7);
     for _ in 0..10 {
         std::thread::sleep(Duration::from_millis(50 + rng.below(300)));
         env.dump();
     }
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    for w in writers {
-        w.join().unwrap();
-    }
+    writers.stop();
     env.dump();
     env.apply();
     env.assert_identical();

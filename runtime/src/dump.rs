@@ -1,19 +1,17 @@
 //! The dumper: cuts every committed change not yet dumped into one packet, publishes it and
 //! rewrites the index. See docs/design.md ("Cuts") for why no change is lost or dumped twice.
 
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use postgres::{Client, IsolationLevel, Transaction};
 
 use crate::db::{self, LOCK_CUT, LOCK_DUMPER};
 use crate::def::{SchemaDef, TableDef};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{self, HashingWriter};
+use crate::fsutil::{self, GzFile};
 use crate::index::{Entry, Index};
 use crate::packet::{self, PacketHeader};
 use crate::sql;
@@ -418,9 +416,7 @@ fn write_packet(
     level: u32,
 ) -> Result<(String, u64, u64)> {
     let io_ctx = || format!("cannot write {}", tmp.display());
-    let file = File::create(tmp).context(io_ctx)?;
-    let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let mut gz = GzEncoder::new(hashing, Compression::new(level.min(9)));
+    let mut gz = GzFile::create(tmp, level).context(io_ctx)?;
     header.write_to(&mut gz).context(io_ctx)?;
     let mut rows = 0u64;
     for table in tables {
@@ -436,13 +432,7 @@ fn write_packet(
     }
     crate::faults::crash_point("dump-mid-packet");
     packet::write_trailer(&mut gz, rows).context(io_ctx)?;
-    let hashing = gz.finish().context(io_ctx)?;
-    let (buffered, sha256, size) = hashing.finish();
-    let file = buffered
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .context(io_ctx)?;
-    file.sync_all().context(io_ctx)?;
+    let (sha256, size) = gz.finish().context(io_ctx)?;
     Ok((sha256, size, rows))
 }
 

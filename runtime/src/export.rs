@@ -1,19 +1,17 @@
 //! Full exports aligned with the packet sequence: a cut and a copy of every replicated table in
 //! one snapshot, so "export N" holds every change up to and including packet N.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
+use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use postgres::{IsolationLevel, Transaction};
 
 use crate::db::{self, LOCK_CUT};
 use crate::dump::{prepare_cut, publish_cut, Master, TMP_DIR};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{self, HashingWriter};
+use crate::fsutil::{self, GzFile};
 use crate::manifest::{Manifest, TableFile};
 use crate::sql;
 
@@ -242,9 +240,7 @@ fn export_table(
     level: u32,
 ) -> Result<(String, u64, u64)> {
     let io_ctx = || format!("cannot write {}", path.display());
-    let file = File::create(path).context(io_ctx)?;
-    let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let mut gz = GzEncoder::new(hashing, Compression::new(level.min(9)));
+    let mut gz = GzFile::create(path, level).context(io_ctx)?;
     let mut reader = tx
         .copy_out(&sql::for_table("export_table", table))
         .context(|| format!("cannot read {}", table.display_name()))?;
@@ -255,13 +251,7 @@ fn export_table(
     std::io::copy(&mut reader, &mut counter)
         .context(|| format!("while exporting {}", table.display_name()))?;
     let rows = counter.lines;
-    let hashing = gz.finish().context(io_ctx)?;
-    let (buffered, sha256, size) = hashing.finish();
-    let file = buffered
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .context(io_ctx)?;
-    file.sync_all().context(io_ctx)?;
+    let (sha256, size) = gz.finish().context(io_ctx)?;
     Ok((sha256, size, rows))
 }
 

@@ -106,3 +106,37 @@ pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let (_, sha, size) = hashing.finish();
     Ok((sha, size))
 }
+
+/// A gzip file being written: compressed bytes are hashed and counted on their way to disk,
+/// and `finish` makes the file durable. What packets and export tables are written with.
+pub struct GzFile {
+    gz: flate2::write::GzEncoder<HashingWriter<io::BufWriter<File>>>,
+}
+
+impl GzFile {
+    pub fn create(path: &Path, level: u32) -> io::Result<GzFile> {
+        let file = File::create(path)?;
+        let hashing = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, file));
+        Ok(GzFile {
+            gz: flate2::write::GzEncoder::new(hashing, flate2::Compression::new(level.min(9))),
+        })
+    }
+
+    /// Completes the gzip stream and fsyncs the file: its hex sha256 and size.
+    pub fn finish(self) -> io::Result<(String, u64)> {
+        let (buffered, sha256, size) = self.gz.finish()?.finish();
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok((sha256, size))
+    }
+}
+
+impl Write for GzFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.gz.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.gz.flush()
+    }
+}

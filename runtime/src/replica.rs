@@ -283,14 +283,13 @@ impl Replica {
                     source,
                 })?;
         }
-        tx.execute(
-            "INSERT INTO replgen.replica_state (id, serial, schema_version, fingerprint, packet_created, applied_at) \
-             VALUES (true, $1, $2, $3, $4, now()) \
-             ON CONFLICT (id) DO UPDATE SET serial = EXCLUDED.serial, schema_version = EXCLUDED.schema_version, \
-             fingerprint = EXCLUDED.fingerprint, packet_created = EXCLUDED.packet_created, applied_at = now()",
-            &[&(entry.serial as i64), &(header.schema_version as i32), &header.fingerprint, &header.created],
-        )
-        .context(|| "cannot record the replica's position".into())?;
+        set_position(
+            &mut tx,
+            entry.serial,
+            header.schema_version,
+            &header.fingerprint,
+            &header.created,
+        )?;
         crate::faults::crash_point("apply-before-commit");
         tx.commit()
             .context(|| format!("cannot commit packet {}", entry.serial))?;
@@ -405,14 +404,13 @@ impl Replica {
             total_rows += rows;
             progress(&table.display_name(), rows);
         }
-        tx.execute(
-            "INSERT INTO replgen.replica_state (id, serial, schema_version, fingerprint, packet_created, applied_at) \
-             VALUES (true, $1, $2, $3, $4, now()) \
-             ON CONFLICT (id) DO UPDATE SET serial = EXCLUDED.serial, schema_version = EXCLUDED.schema_version, \
-             fingerprint = EXCLUDED.fingerprint, packet_created = EXCLUDED.packet_created, applied_at = now()",
-            &[&(manifest.serial as i64), &(manifest.schema_version as i32), &manifest.fingerprint, &manifest.created],
-        )
-        .context(|| "cannot record the replica's position".into())?;
+        set_position(
+            &mut tx,
+            manifest.serial,
+            manifest.schema_version,
+            &manifest.fingerprint,
+            &manifest.created,
+        )?;
         for table in schema.tables {
             let qname = format!(
                 "{}.{}",
@@ -465,6 +463,25 @@ fn next_staged_line<R: BufRead>(
     out.clear();
     stage_line(table, line.op, line.values, out);
     Ok(Some(table))
+}
+
+/// Records the replica's new position, inside the transaction that changed its data.
+fn set_position(
+    tx: &mut Transaction,
+    serial: u64,
+    schema_version: u32,
+    fingerprint: &str,
+    created: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO replgen.replica_state (id, serial, schema_version, fingerprint, packet_created, applied_at) \
+         VALUES (true, $1, $2, $3, $4, now()) \
+         ON CONFLICT (id) DO UPDATE SET serial = EXCLUDED.serial, schema_version = EXCLUDED.schema_version, \
+         fingerprint = EXCLUDED.fingerprint, packet_created = EXCLUDED.packet_created, applied_at = now()",
+        &[&(serial as i64), &(schema_version as i32), &fingerprint, &created],
+    )
+    .map(|_| ())
+    .context(|| "cannot record the replica's position".into())
 }
 
 fn read_position(client: &mut Client) -> Result<Option<Position>> {

@@ -197,3 +197,36 @@ pub fn packet_lines(feed: &Path) -> Vec<(u64, String)> {
     }
     out
 }
+
+/// Threads running the random workload against the master until stopped.
+pub struct Writers {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Writers {
+    /// `count` writers; each gets its own seed and key range.
+    pub fn start(env: &Env, count: u64, seed: u64) -> Writers {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|w| {
+                let (db, schema, stop) = (env.master.clone(), env.schema.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+                    let mut work = Workload::new(&mut client, &schema, seed + w, w as i64 + 1);
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        work.run(&mut client, 5, true);
+                    }
+                })
+            })
+            .collect();
+        Writers { stop, threads }
+    }
+
+    pub fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+    }
+}
