@@ -23,6 +23,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/dump_table.sql.jinja"),
     ),
     (
+        "dump_plan",
+        include_str!("../templates/dump_plan.sql.jinja"),
+    ),
+    (
         "export_table",
         include_str!("../templates/export_table.sql.jinja"),
     ),
