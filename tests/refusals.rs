@@ -261,42 +261,52 @@ fn refuses_packets_that_lie() {
         },
         &["packet 2", "truncated"],
     );
-    // A bad value: an integer column of some table gets text.
+    // A bad value, and a NULL in a non-null column: an integer column of a table that packet 2
+    // adds or updates rows of.
     let schema = common::schema();
+    let lines = common::packet_lines(f.env.feed.path());
     let (table, column) = schema
         .tables
         .iter()
+        .filter(|t| {
+            lines.iter().any(|(s, l)| {
+                *s == 2
+                    && l.starts_with(&format!("{}\t", t.id))
+                    && l.split('\t').nth(3) != Some("2")
+            })
+        })
         .find_map(|t| {
             t.columns
                 .iter()
                 .position(|c| {
                     !c.sql_type.array
+                        && !c.nullable
                         && matches!(c.sql_type.base, BaseType::Integer | BaseType::Bigint)
                 })
                 .map(|i| (t.clone(), i))
         })
-        .expect("a table with an integer column");
-    let lines = common::packet_lines(f.env.feed.path());
-    let has_line = lines.iter().any(|(s, l)| {
-        *s == 2 && l.starts_with(&format!("{}\t", table.id)) && l.split('\t').nth(3) != Some("2")
-    });
-    if has_line {
-        let id = table.id.to_string();
+        .expect("packet 2 adds or updates a row with a non-null integer column");
+    let id = table.id.to_string();
+    let name = table.columns[column].name.clone();
+    for (case, value, expected) in [
+        ("bad_value", "twelve", "twelve"),
+        ("null_value", "\\N", "NULL"),
+    ] {
         f.refused(
-            "bad_value",
+            case,
             |dir| {
                 rewrite_packet(dir, 2, |t| {
                     feed::edit_first_line(
                         t,
                         |f| f[0] == id && f[3] != "2",
                         |mut f| {
-                            f[4 + column] = "twelve".into();
+                            f[4 + column] = value.into();
                             f
                         },
                     )
                 })
             },
-            &["packet 2", &table.columns[column].name, "twelve"],
+            &["packet 2", &name, expected],
         );
     }
 }

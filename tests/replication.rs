@@ -289,3 +289,42 @@ fn a_second_dumper_is_refused_with_a_clear_message() {
         .unwrap();
     assert!(first.wait().unwrap().success());
 }
+
+#[test]
+fn a_packet_that_swaps_a_unique_value_between_two_rows_applies_cleanly() {
+    let env = Env::new("swap");
+    let mut master = env.connect_master();
+    master
+        .batch_execute(
+            "INSERT INTO artist (id, gid, name, sort_name) VALUES \
+             (1, '10000000-0000-4000-a000-000000000001', 'One', 'One'), \
+             (2, '10000000-0000-4000-a000-000000000002', 'Two', 'Two')",
+        )
+        .unwrap();
+    env.dump();
+    env.apply();
+    // The unique index on gid is not deferrable, so the master swaps through a placeholder;
+    // the packet carries only the two final rows, which a row-by-row apply could not insert.
+    master
+        .batch_execute(
+            "BEGIN; \
+             UPDATE artist SET gid = '99999999-0000-4000-a000-000000000000' WHERE id = 1; \
+             UPDATE artist SET gid = '10000000-0000-4000-a000-000000000001' WHERE id = 2; \
+             UPDATE artist SET gid = '10000000-0000-4000-a000-000000000002' WHERE id = 1; \
+             COMMIT",
+        )
+        .unwrap();
+    env.dump();
+    let lines: Vec<String> = packet_lines(env.feed.path())
+        .into_iter()
+        .filter(|(s, _)| *s == 2)
+        .map(|(_, l)| l)
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.split('\t').nth(3) == Some("1")),
+        "{lines:?}"
+    );
+    env.apply();
+    env.assert_identical();
+}
