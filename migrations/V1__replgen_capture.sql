@@ -88,12 +88,24 @@ ALTER TABLE "replgen"."log_1" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -119,12 +131,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -150,12 +174,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -252,12 +288,24 @@ ALTER TABLE "replgen"."log_2" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -283,12 +331,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -314,12 +374,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -416,12 +488,24 @@ ALTER TABLE "replgen"."log_3" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_3_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -447,12 +531,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_3_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -478,12 +574,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_3_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -580,12 +688,24 @@ ALTER TABLE "replgen"."log_4" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_4_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -611,12 +731,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_4_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -642,12 +774,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_4_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -744,12 +888,24 @@ ALTER TABLE "replgen"."log_5" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -775,12 +931,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -806,12 +974,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -908,12 +1088,24 @@ ALTER TABLE "replgen"."log_6" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_6_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -939,12 +1131,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_6_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -970,12 +1174,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_6_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1072,12 +1288,24 @@ ALTER TABLE "replgen"."log_7" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_7_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1103,12 +1331,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_7_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1134,12 +1374,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_7_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1236,12 +1488,24 @@ ALTER TABLE "replgen"."log_8" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_8_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1267,12 +1531,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_8_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1298,12 +1574,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_8_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1400,12 +1688,24 @@ ALTER TABLE "replgen"."log_9" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_9_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1431,12 +1731,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_9_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1462,12 +1774,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_9_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1570,12 +1894,24 @@ ALTER TABLE "replgen"."log_10" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_10_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."artist_credit"], ARRAY[r."position"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1601,12 +1937,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_10_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."artist_credit"], ARRAY[r."position"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1632,12 +1980,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_10_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."artist_credit"], ARRAY[r."position"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1734,12 +2094,24 @@ ALTER TABLE "replgen"."log_11" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_11_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."gid"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1765,12 +2137,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_11_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."gid"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1796,12 +2180,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_11_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."gid"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1898,12 +2294,24 @@ ALTER TABLE "replgen"."log_12" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_12_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1929,12 +2337,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_12_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1960,12 +2380,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_12_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2068,12 +2500,24 @@ ALTER TABLE "replgen"."log_13" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_13_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."artist"], ARRAY[r."tag"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2099,12 +2543,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_13_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."artist"], ARRAY[r."tag"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2130,12 +2586,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_13_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."artist"], ARRAY[r."tag"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2232,12 +2700,24 @@ ALTER TABLE "replgen"."log_14" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_14_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."code"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2263,12 +2743,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_14_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."code"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2294,12 +2786,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_14_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."code"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2396,12 +2900,24 @@ ALTER TABLE "replgen"."log_15" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_15_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2427,12 +2943,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_15_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2458,12 +2986,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_15_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.

@@ -312,12 +312,24 @@ ALTER TABLE "replgen"."log_1" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -343,12 +355,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -374,12 +398,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -476,12 +512,24 @@ ALTER TABLE "replgen"."log_2" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -507,12 +555,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -538,12 +598,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -640,12 +712,24 @@ ALTER TABLE "replgen"."log_3" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_3_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -671,12 +755,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_3_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -702,12 +798,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_3_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -804,12 +912,24 @@ ALTER TABLE "replgen"."log_4" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_4_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -835,12 +955,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_4_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -866,12 +998,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_4_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -968,12 +1112,24 @@ ALTER TABLE "replgen"."log_5" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -999,12 +1155,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1030,12 +1198,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1132,12 +1312,24 @@ ALTER TABLE "replgen"."log_6" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_6_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1163,12 +1355,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_6_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1194,12 +1398,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_6_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1296,12 +1512,24 @@ ALTER TABLE "replgen"."log_7" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_7_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1327,12 +1555,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_7_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1358,12 +1598,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_7_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1460,12 +1712,24 @@ ALTER TABLE "replgen"."log_8" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_8_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1491,12 +1755,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_8_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1522,12 +1798,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_8_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1624,12 +1912,24 @@ ALTER TABLE "replgen"."log_9" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_9_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1655,12 +1955,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_9_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1686,12 +1998,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_9_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1794,12 +2118,24 @@ ALTER TABLE "replgen"."log_10" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_10_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."artist_credit"], ARRAY[r."position"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1825,12 +2161,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_10_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."artist_credit"], ARRAY[r."position"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1856,12 +2204,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_10_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."artist_credit"], ARRAY[r."position"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1958,12 +2318,24 @@ ALTER TABLE "replgen"."log_11" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_11_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."gid"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -1989,12 +2361,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_11_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."gid"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2020,12 +2404,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_11_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."gid"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2122,12 +2518,24 @@ ALTER TABLE "replgen"."log_12" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_12_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2153,12 +2561,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_12_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2184,12 +2604,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_12_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2292,12 +2724,24 @@ ALTER TABLE "replgen"."log_13" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_13_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."artist"], ARRAY[r."tag"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2323,12 +2767,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_13_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."artist"], ARRAY[r."tag"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2354,12 +2810,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_13_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."artist"], ARRAY[r."tag"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2456,12 +2924,24 @@ ALTER TABLE "replgen"."log_14" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_14_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."code"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2487,12 +2967,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_14_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."code"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2518,12 +3010,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_14_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."code"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2620,12 +3124,24 @@ ALTER TABLE "replgen"."log_15" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_15_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2651,12 +3167,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_15_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -2682,12 +3210,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_15_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.

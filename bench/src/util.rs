@@ -116,7 +116,13 @@ pub fn database(cluster: &Cluster, name: &str, capture: bool) -> (String, Client
 pub const CLUSTER_SETTINGS: &[&str] = &[];
 
 pub fn cluster() -> Cluster {
-    let cluster = Cluster::start_with(CLUSTER_SETTINGS);
+    cluster_with(&[])
+}
+
+/// A cluster with `settings` on top of [`CLUSTER_SETTINGS`] (later lines win).
+pub fn cluster_with(settings: &[&str]) -> Cluster {
+    let all: Vec<&str> = CLUSTER_SETTINGS.iter().chain(settings).copied().collect();
+    let cluster = Cluster::start_with(&all);
     watchdog(&cluster);
     cluster
 }

@@ -100,12 +100,24 @@ ALTER TABLE "replgen"."log_5" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen1$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."Code Name"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -131,12 +143,24 @@ $replgen1$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen1$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."Code Name"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -162,12 +186,24 @@ $replgen1$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_5_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen1$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."Code Name"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.

@@ -75,12 +75,24 @@ ALTER TABLE "replgen"."log_1" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -106,12 +118,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -137,12 +161,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_1_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."id"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -245,12 +281,24 @@ ALTER TABLE "replgen"."log_2" SET (
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_insert"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3, pg_catalog.clock_timestamp(), ARRAY[r."mood"], ARRAY[r."day"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 3;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction inserted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -276,12 +324,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_update"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1, pg_catalog.clock_timestamp(), ARRAY[r."mood"], ARRAY[r."day"]
+    FROM "replgen_new" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_new" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4 + 1;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction updated in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_updated(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
@@ -307,12 +367,24 @@ $replgen$;
 CREATE OR REPLACE FUNCTION "replgen"."capture_2_delete"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
 <<replgen_capture>>
 DECLARE
-    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
-    t timestamptz := pg_catalog.clock_timestamp();
+    o bigint;
+    t timestamptz;
+    n bigint;
+BEGIN
+    -- One row, the usual OLTP statement: one query, no aggregate. Inserts nothing unless the
+    -- transition table holds exactly one row (the test reads at most two).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1", "k2")
+    SELECT pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp(), ARRAY[r."mood"], ARRAY[r."day"]
+    FROM "replgen_old" r
+    WHERE NOT EXISTS (SELECT FROM "replgen_old" OFFSET 1);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    o := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t := pg_catalog.clock_timestamp();
     -- Rows this transaction deleted in the table so far, a hint only: usually at least the
     -- statement's own; 0 when not counted (track_counts off, partitioned table).
-    n bigint := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
-BEGIN
+    n := pg_catalog.pg_stat_get_xact_tuples_deleted(TG_RELID);
     IF replgen_capture.n BETWEEN 1 AND 1000000 THEN
         -- One pass: an array per key column, sliced into log rows of at most 100000 keys.
         -- Inserts nothing for an empty statement or, the hint being wrong, a larger one.
