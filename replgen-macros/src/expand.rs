@@ -23,10 +23,11 @@ fn stub(input: &syn::DeriveInput) -> TokenStream {
         return TokenStream::new();
     }
     let ident = &input.ident;
+    let rt = crate::krate::path();
     quote! {
         const _: () = {
-            impl ::replgen_runtime::Replicated for #ident {
-                const TABLE: &'static ::replgen_runtime::TableDef = &::replgen_runtime::TableDef {
+            impl #rt::Replicated for #ident {
+                const TABLE: &'static #rt::TableDef = &#rt::TableDef {
                     id: 0,
                     schema: "",
                     name: "",
@@ -38,7 +39,7 @@ fn stub(input: &syn::DeriveInput) -> TokenStream {
                 fn encode_fields(&self, _: &mut ::std::vec::Vec<u8>) {
                     ::core::unreachable!()
                 }
-                fn decode_fields(_: &[&[u8]]) -> ::core::result::Result<Self, ::replgen_runtime::DecodeError> {
+                fn decode_fields(_: &[&[u8]]) -> ::core::result::Result<Self, #rt::DecodeError> {
                     ::core::unreachable!()
                 }
                 fn encode_key_fields(&self, _: &mut ::std::vec::Vec<u8>) {
@@ -108,7 +109,7 @@ fn generate(
     schema_path: &std::path::Path,
 ) -> TokenStream {
     let ident = container.ident;
-    let rt = quote!(::replgen_runtime);
+    let rt = crate::krate::path();
     let id = table.id;
     let schema_name = &table.schema;
     let name = &table.name;

@@ -25,6 +25,7 @@
 mod ast;
 mod check;
 mod expand;
+mod krate;
 mod schema;
 
 use proc_macro::TokenStream;

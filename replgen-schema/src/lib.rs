@@ -2,6 +2,7 @@
 //! each with file:line:column), and resolve column types. Shared by the `replgen` generator and
 //! the `#[derive(Replicated)]` macro.
 
+pub mod capture;
 mod names;
 mod types;
 mod validate;

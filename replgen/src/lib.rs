@@ -3,6 +3,7 @@
 //! Outputs are built in memory as a sorted map of path → bytes, so `generate` writes only files
 //! whose bytes changed and `check` compares without touching the disk.
 
+pub mod error;
 pub mod introspect;
 pub mod rust;
 pub mod sql;
@@ -11,6 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use replgen_schema::Schema;
+
+pub use error::GenerateError;
 
 /// Where the outputs go.
 #[derive(Debug, Clone)]
@@ -32,17 +35,24 @@ pub fn install_file_name(schema: &Schema) -> String {
 pub const UNINSTALL_FILE: &str = "uninstall/replgen_uninstall.sql";
 
 /// Every output file, path → bytes.
-pub fn generate(schema: &Schema, paths: &Paths) -> Result<BTreeMap<PathBuf, Vec<u8>>, String> {
+pub fn generate(
+    schema: &Schema,
+    paths: &Paths,
+) -> Result<BTreeMap<PathBuf, Vec<u8>>, GenerateError> {
     let install = sql::install(schema)?;
     let uninstall = sql::uninstall(schema)?;
     let schema_attr = schema_attr_path(&paths.schema, &paths.rust_out);
-    let module = rust::module(schema, &schema_attr, &install, &uninstall)?;
+    let install_path = paths.sql_out.join(install_file_name(schema));
+    let uninstall_path = paths.sql_out.join(UNINSTALL_FILE);
+    let module = rust::module(
+        schema,
+        &schema_attr,
+        &relative_to_file(&paths.rust_out, &install_path),
+        &relative_to_file(&paths.rust_out, &uninstall_path),
+    )?;
     let mut out = BTreeMap::new();
-    out.insert(
-        paths.sql_out.join(install_file_name(schema)),
-        install.into_bytes(),
-    );
-    out.insert(paths.sql_out.join(UNINSTALL_FILE), uninstall.into_bytes());
+    out.insert(install_path, install.into_bytes());
+    out.insert(uninstall_path, uninstall.into_bytes());
     out.insert(paths.rust_out.clone(), module.into_bytes());
     Ok(out)
 }
@@ -133,6 +143,14 @@ pub fn schema_attr_path(schema: &Path, rust_out: &Path) -> String {
         dir = d.parent().map(Path::to_path_buf);
     }
     schema.to_string_lossy().replace('\\', "/")
+}
+
+/// `target` as `include_str!` in the file `from` names it: relative to `from`'s folder, with `/`
+/// separators.
+pub fn relative_to_file(from: &Path, target: &Path) -> String {
+    let from = absolute(from);
+    let dir = from.parent().unwrap_or(Path::new("/"));
+    relative(dir, &absolute(target))
 }
 
 fn relative(base: &Path, target: &Path) -> String {

@@ -1,7 +1,9 @@
 //! The capture migrations, rendered from the minijinja templates in `templates/`.
 
 use minijinja::{Environment, UndefinedBehavior};
-use replgen_schema::{quote_ident, Schema};
+use replgen_schema::{capture, quote_ident, Schema};
+
+use crate::error::GenerateError;
 use serde::Serialize;
 
 const INSTALL: &str = include_str!("../templates/install.sql.jinja");
@@ -97,14 +99,14 @@ fn context(schema: &Schema, limits: Limits) -> Ctx {
                     let k = format!("k{}", i + 1);
                     let log_type = c.sql_type.ddl();
                     let wrap = if c.sql_type.array {
-                        format!("log_{}_{k}", t.id)
+                        capture::key_array_type(t.id, &k)
                     } else {
                         String::new()
                     };
                     let elem = if wrap.is_empty() {
                         log_type.clone()
                     } else {
-                        format!("{}.{}", quote_ident("replgen"), quote_ident(&wrap))
+                        capture::qualified_name(capture::STATE_SCHEMA, &wrap)
                     };
                     Key {
                         column: c.name.clone(),
@@ -120,7 +122,7 @@ fn context(schema: &Schema, limits: Limits) -> Ctx {
                 id: t.id,
                 schema: t.schema.clone(),
                 name: t.name.clone(),
-                log: format!("log_{}", t.id),
+                log: capture::change_log(t.id),
                 keys,
                 fn_insert: f("insert"),
                 fn_update: f("update"),
@@ -164,28 +166,32 @@ fn context(schema: &Schema, limits: Limits) -> Ctx {
     }
 }
 
-fn render(name: &str, src: &str, schema: &Schema, limits: Limits) -> Result<String, String> {
+fn render(
+    name: &'static str,
+    src: &'static str,
+    schema: &Schema,
+    limits: Limits,
+) -> Result<String, GenerateError> {
+    let err = |source| GenerateError::Template { name, source };
     let mut env = env();
-    env.add_template(name, src)
-        .map_err(|e| format!("template {name}: {e}"))?;
-    let tmpl = env
-        .get_template(name)
-        .map_err(|e| format!("template {name}: {e}"))?;
-    tmpl.render(context(schema, limits))
-        .map_err(|e| format!("template {name}: {e:#}"))
+    env.add_template(name, src).map_err(err)?;
+    env.get_template(name)
+        .map_err(err)?
+        .render(context(schema, limits))
+        .map_err(err)
 }
 
 /// The install migration (idempotent, in one transaction).
-pub fn install(schema: &Schema) -> Result<String, String> {
+pub fn install(schema: &Schema) -> Result<String, GenerateError> {
     install_with(schema, Limits::default())
 }
 
 /// The install migration with other chunk sizes; tests use small ones to exercise chunking.
-pub fn install_with(schema: &Schema, limits: Limits) -> Result<String, String> {
+pub fn install_with(schema: &Schema, limits: Limits) -> Result<String, GenerateError> {
     render("install.sql.jinja", INSTALL, schema, limits)
 }
 
 /// The uninstall migration (idempotent, in one transaction).
-pub fn uninstall(schema: &Schema) -> Result<String, String> {
+pub fn uninstall(schema: &Schema) -> Result<String, GenerateError> {
     render("uninstall.sql.jinja", UNINSTALL, schema, Limits::default())
 }

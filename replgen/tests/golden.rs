@@ -92,11 +92,16 @@ fn generated_rust_parses_and_has_the_expected_shape() {
                     "{}",
                     path.display()
                 );
-                // The module embeds the SQL verbatim.
+                // The module embeds the migration file itself (never a copy of its text).
+                let rel = replgen::relative_to_file(&case.join("replicated.rs"), path);
                 assert!(
-                    rust.contains(sql.as_str()),
+                    rust.contains(&format!("include_str!(\"{rel}\")")),
                     "{} is not embedded",
                     path.display()
+                );
+                assert!(
+                    !rust.contains(&sql[..200.min(sql.len())]),
+                    "SQL text pasted into the module"
                 );
             }
         }

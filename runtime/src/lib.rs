@@ -1,27 +1,24 @@
-//! replgen's runtime: the typed codecs the generated code implements, and the dump, apply,
-//! export and import commands a mirror binary runs.
+//! replgen's runtime: the dump, export, import and apply commands a mirror binary runs, on top of
+//! the I/O-free data format of `replgen-format`, which it re-exports whole (so generated code and
+//! readers name `replgen_runtime::types`, `::codec`, `::packet`, ... either way).
+//!
+//! By concept: [`master`] cuts packets and exports on the master; [`feed`] is the folder they
+//! are published into; [`replica`] applies and imports on a mirror; [`source`] is where a
+//! replica reads a feed from; [`cli`] is the command line. [`db`] and [`sql`] are the
+//! connection and the SQL templates all of them share.
 
-pub mod changes;
 pub mod cli;
-pub mod codec;
 pub mod compare;
 pub mod db;
-pub mod def;
-pub mod dump;
 pub mod error;
-pub mod export;
 pub mod faults;
-pub mod fsutil;
-pub mod index;
-pub mod manifest;
-pub mod packet;
+pub mod feed;
+pub mod master;
 pub mod replica;
 pub mod source;
 pub mod sql;
-pub mod timefmt;
-pub mod types;
 
-pub use codec::DecodeError;
-pub use def::{ColumnDef, Replicated, SchemaDef, TableDef};
+pub use replgen_format::{changes, codec, def, index, manifest, packet, timefmt, types};
+pub use replgen_format::{ColumnDef, DecodeError, Replicated, SchemaDef, TableDef};
+
 pub use error::Error;
-pub use replgen_macros::Replicated;

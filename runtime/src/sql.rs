@@ -3,7 +3,8 @@
 
 use std::sync::OnceLock;
 
-use minijinja::{context, Environment, Value};
+use minijinja::{context, Environment, UndefinedBehavior, Value};
+use replgen_schema::capture;
 
 use crate::def::TableDef;
 
@@ -12,6 +13,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "replica_state",
         include_str!("../templates/replica_state.sql.jinja"),
+    ),
+    (
+        "capture_installed",
+        include_str!("../templates/capture_installed.sql.jinja"),
     ),
     (
         "lock_tables",
@@ -27,6 +32,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/dump_plan.sql.jinja"),
     ),
     (
+        "consume_log",
+        include_str!("../templates/consume_log.sql.jinja"),
+    ),
+    (
+        "vacuum_log",
+        include_str!("../templates/vacuum_log.sql.jinja"),
+    ),
+    (
         "export_table",
         include_str!("../templates/export_table.sql.jinja"),
     ),
@@ -40,6 +53,12 @@ const TEMPLATES: &[(&str, &str)] = &[
         "import_copy",
         include_str!("../templates/import_copy.sql.jinja"),
     ),
+    ("has_rows", include_str!("../templates/has_rows.sql.jinja")),
+    (
+        "empty_table",
+        include_str!("../templates/empty_table.sql.jinja"),
+    ),
+    ("analyze", include_str!("../templates/analyze.sql.jinja")),
     (
         "table_digest",
         include_str!("../templates/table_digest.sql.jinja"),
@@ -50,6 +69,8 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // A misspelt variable must fail loudly, never render as empty SQL.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .expect("runtime templates are valid");
@@ -68,8 +89,8 @@ pub fn table_context(t: &TableDef) -> Value {
     let column = |name: &str| context! { q => quote_ident(name) };
     context! {
         id => t.id,
-        qname => format!("{}.{}", quote_ident(t.schema), quote_ident(t.name)),
-        log => format!("replgen.{}", quote_ident(&format!("log_{}", t.id))),
+        qname => capture::qualified_name(t.schema, t.name),
+        log => capture::change_log_qualified(t.id),
         stage => quote_ident(&format!("replgen_stage_{}", t.id)),
         columns => t.columns.iter().map(|c| column(c.name)).collect::<Vec<_>>(),
         key => t.key_columns().map(|c| column(c.name)).collect::<Vec<_>>(),
@@ -106,10 +127,12 @@ pub fn plain(template: &str) -> String {
 }
 
 fn render(template: &str, ctx: Value) -> String {
-    env()
-        .get_template(template)
-        .and_then(|t| t.render(ctx))
+    try_render(template, ctx)
         .unwrap_or_else(|e| panic!("rendering the runtime template {template}: {e}"))
+}
+
+fn try_render(template: &str, ctx: Value) -> Result<String, minijinja::Error> {
+    env().get_template(template)?.render(ctx)
 }
 
 /// The session settings under which every value's text form is canonical and lossless.
@@ -150,5 +173,34 @@ mod tests {
         assert!(stage.contains("0::smallint AS \"replgen_op_3\""), "{stage}");
         assert!(for_table("merge", &t).contains("WHERE \"replgen_op_3\" <> 2"));
         assert!(for_table("stage_copy", &t).contains("(\"replgen_op_3\", \"replgen_op\""));
+    }
+
+    #[test]
+    fn every_template_renders_with_strict_variables() {
+        let t = TableDef {
+            id: 1,
+            schema: "public",
+            name: "t",
+            columns: &[ColumnDef {
+                name: "id",
+                sql_type: "integer",
+                nullable: false,
+            }],
+            key: &[0],
+            check_row: |_| Ok(()),
+            check_key: |_| Ok(()),
+        };
+        for (name, _) in TEMPLATES {
+            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)] };
+            let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!sql.trim().is_empty(), "{name} rendered empty");
+        }
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_not_empty_sql() {
+        // `t` without `qname`: a lenient environment would render `DELETE FROM ` and run it.
+        let ctx = context! { t => context! { id => 1 } };
+        assert!(try_render("empty_table", ctx).is_err());
     }
 }

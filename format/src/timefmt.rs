@@ -1,0 +1,58 @@
+//! The one timestamp form replgen writes (`2026-11-28T15:00:00.123456Z`), read back as seconds.
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC timestamp as replgen writes them.
+pub fn parse_epoch(text: &str) -> Option<f64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-');
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let mut t = time.split(':');
+    let (hh, mm): (i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?);
+    let ss: f64 = t.next()?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86400 + hh * 3600 + mm * 60) as f64 + ss)
+}
+
+/// The compact UTC stamp in published file and folder names: `2026-11-28T15:04:05.123456Z`
+/// becomes `20261128T150405Z`. Names are for people; the index and headers carry the full time.
+pub fn file_stamp(created: &str) -> String {
+    let mut stamp: String = created
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .take(15)
+        .collect();
+    stamp.push('Z');
+    stamp
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_stamps() {
+        assert_eq!(
+            super::file_stamp("2026-11-28T15:04:05.123456Z"),
+            "20261128T150405Z"
+        );
+    }
+
+    #[test]
+    fn epoch() {
+        assert_eq!(super::parse_epoch("1970-01-01T00:00:00.000000Z"), Some(0.0));
+        assert_eq!(
+            super::parse_epoch("2000-03-01T00:00:01.500000Z"),
+            Some(951_868_801.5)
+        );
+        assert_eq!(super::parse_epoch("garbage"), None);
+    }
+}

@@ -1,0 +1,363 @@
+//! The mirror binary's command line: `install`, `uninstall`, `dump`, `export`, `import`,
+//! `apply`, `status`. A user's `main` is one call: `replgen_runtime::cli::main(&SCHEMA)`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+mod duration;
+mod progress;
+mod status;
+
+use duration::parse_duration;
+use progress::ProgressBar;
+
+use crate::db;
+use crate::def::SchemaDef;
+use crate::error::{Context, Error, Result};
+use crate::master::{DumpOptions, Master};
+use crate::replica::Replica;
+use crate::source::Source;
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Publishes a PostgreSQL database's changes as replication packets, and applies them on mirrors."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Debug)]
+struct DbArg {
+    /// The database: a libpq connection string or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    db: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Installs change capture on the master (the generated install migration).
+    Install(DbArg),
+    /// Removes change capture and replgen's state from the database.
+    Uninstall(DbArg),
+    /// Cuts a packet of every committed change not yet dumped and publishes it under DIR.
+    Dump {
+        #[command(flatten)]
+        db: DbArg,
+        /// The feed's root folder (packets, exports, index.xml).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Repeat every DURATION (e.g. 1h, 5m, 10s) until SIGINT or SIGTERM.
+        #[arg(long, value_parser = parse_duration)]
+        every: Option<Duration>,
+        /// How many packets index.xml lists.
+        #[arg(long, default_value_t = 1000)]
+        keep: usize,
+        /// Also delete packet files that fall out of the index.
+        #[arg(long)]
+        delete_pruned: bool,
+        /// Publish a packet even when nothing changed.
+        #[arg(long)]
+        empty_packets: bool,
+        /// gzip level, 0 (none) to 9 (smallest).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=9))]
+        compression: u32,
+        /// Leave the change logs to autovacuum instead of vacuuming them after each cut.
+        #[arg(long)]
+        no_vacuum: bool,
+    },
+    /// Writes a full copy of the replicated tables aligned with the packet sequence.
+    Export {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        keep: usize,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=9))]
+        compression: u32,
+    },
+    /// Loads the feed's latest export into an empty replica and sets its position.
+    Import {
+        #[command(flatten)]
+        db: DbArg,
+        /// The feed: a folder, file:// URL or http(s):// URL.
+        #[arg(long)]
+        from: String,
+        /// Replace the rows of a replica that is not empty.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Applies every packet after the replica's position, in order.
+    Apply {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        from: String,
+        /// Keep polling for new packets until SIGINT or SIGTERM.
+        #[arg(long)]
+        follow: bool,
+        /// How often --follow polls.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        interval: Duration,
+    },
+    /// Compares every replicated table of two databases (a master and a replica, say).
+    Compare {
+        #[command(flatten)]
+        db: DbArg,
+        /// The other database.
+        #[arg(long)]
+        replica: String,
+    },
+    /// Prints the replica's position and, with --from, how far behind the feed it is.
+    Status {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line; the whole `main` of a mirror binary.
+pub fn main(schema: &'static SchemaDef) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
+    match run(cli, schema) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn stop_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
+    }
+    flag
+}
+
+/// Sleeps up to `total`, returning early (true) when asked to stop.
+fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) -> bool {
+    let until = Instant::now() + total;
+    while Instant::now() < until {
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+    }
+    stop.load(Ordering::SeqCst)
+}
+
+fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
+    match cli.command {
+        Command::Install(DbArg { db }) => {
+            let mut client = db::connect(&db)?;
+            client
+                .batch_execute(schema.install_sql)
+                .context(|| "the install migration failed".into())?;
+            println!(
+                "installed change capture for {} tables (schema_version {})",
+                schema.tables.len(),
+                schema.version
+            );
+            Ok(())
+        }
+        Command::Uninstall(DbArg { db }) => {
+            let mut client = db::connect(&db)?;
+            client
+                .batch_execute(schema.uninstall_sql)
+                .context(|| "the uninstall migration failed".into())?;
+            println!("removed change capture");
+            Ok(())
+        }
+        Command::Dump {
+            db,
+            out,
+            every,
+            keep,
+            delete_pruned,
+            empty_packets,
+            compression,
+            no_vacuum,
+        } => {
+            let opts = DumpOptions {
+                out,
+                keep,
+                delete_pruned,
+                empty_packets,
+                compression,
+                vacuum: !no_vacuum,
+            };
+            let stop = stop_flag();
+            let mut master = Master::connect(&db.db, schema, opts, true)?;
+            loop {
+                match master.cut()? {
+                    Some(cut) => println!(
+                        "packet {}: {} rows, {} bytes, {:.2} s, {}",
+                        cut.serial, cut.rows, cut.bytes, cut.seconds, cut.path
+                    ),
+                    None => tracing::info!("no changes since the last packet"),
+                }
+                let Some(every) = every else { return Ok(()) };
+                if sleep_unless_stopped(&stop, every) {
+                    return Ok(());
+                }
+            }
+        }
+        Command::Export {
+            db,
+            out,
+            keep,
+            compression,
+        } => {
+            let opts = DumpOptions {
+                out,
+                keep,
+                delete_pruned: false,
+                empty_packets: false,
+                compression,
+                vacuum: true,
+            };
+            let mut master = Master::connect(&db.db, schema, opts, false)?;
+            let export = master.export()?;
+            if let Some(serial) = export.cut {
+                println!("packet {serial}: cut together with the export");
+            }
+            if export.reused {
+                println!(
+                    "export {} is still current (nothing changed since): {}",
+                    export.serial, export.path
+                );
+                return Ok(());
+            }
+            println!(
+                "export {}: {} tables, {} rows, {} bytes, {:.2} s, {}",
+                export.serial,
+                export.tables,
+                export.rows,
+                export.bytes,
+                export.seconds,
+                export.path
+            );
+            Ok(())
+        }
+        Command::Import { db, from, replace } => {
+            let source = Source::parse(&from);
+            let mut replica = Replica::connect(&db.db, schema)?;
+            let started = Instant::now();
+            // A bar over the tables when a person watches; the summary line either way.
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(schema.tables.len() as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tables, {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            let (serial, rows) = replica.import(&source, replace, |table, rows| {
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                    bar.set_message(format!("{table}: {rows} rows"));
+                }
+            })?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            println!(
+                "imported export {serial}: {rows} rows in {:.2} s; `apply` continues with packet {}",
+                started.elapsed().as_secs_f64(),
+                serial + 1
+            );
+            Ok(())
+        }
+        Command::Apply {
+            db,
+            from,
+            follow,
+            interval,
+        } => {
+            let source = Source::parse(&from);
+            let stop = stop_flag();
+            let mut replica = Replica::connect(&db.db, schema)?;
+            replica.stop = Arc::clone(&stop);
+            loop {
+                let bar = ProgressBar::default();
+                let result = replica.apply(&source, |done, total, entry| {
+                    bar.tick(done, total, entry.serial, entry.rows)
+                });
+                bar.finish();
+                let summary = match result {
+                    Ok(summary) => summary,
+                    // Following, a failure (a network blip, a packet not yet fixed) is reported
+                    // and retried at the next poll; the replica stays at its last good packet.
+                    Err(e) if follow => {
+                        eprintln!("error: {e}");
+                        if sleep_unless_stopped(&stop, interval) {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if summary.packets > 0 {
+                    println!(
+                        "applied packets {}..={} ({} packets, {} rows) in {:.2} s",
+                        summary.from + 1,
+                        summary.to,
+                        summary.packets,
+                        summary.rows,
+                        summary.seconds
+                    );
+                } else if !follow {
+                    println!("up to date at packet {}", summary.to);
+                }
+                if !follow || sleep_unless_stopped(&stop, interval) {
+                    return Ok(());
+                }
+            }
+        }
+        Command::Status { db, from, json } => status::print(&db.db, from.as_deref(), json),
+        Command::Compare { db, replica } => {
+            let report = crate::compare::compare(&db.db, &replica, schema)?;
+            for d in &report.differences {
+                println!(
+                    "table {} differs: {} rows on the first database, {} on the second",
+                    d.table, d.first_rows, d.second_rows
+                );
+            }
+            if report.differences.is_empty() {
+                println!(
+                    "replica identical: {} tables, {} rows",
+                    report.tables, report.rows
+                );
+                Ok(())
+            } else {
+                Err(Error::TablesDiffer {
+                    differing: report.differences.len(),
+                    tables: report.tables,
+                })
+            }
+        }
+    }
+}

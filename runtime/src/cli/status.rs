@@ -1,0 +1,85 @@
+//! `status`: the replica's position and, with a feed, how far behind it is.
+
+use crate::error::Result;
+use crate::replica::Replica;
+use crate::source::Source;
+use crate::timefmt;
+
+/// `status --json`: one object, every field present (null when unknown).
+#[derive(serde::Serialize)]
+struct StatusJson<'a> {
+    serial: Option<u64>,
+    schema_version: Option<u32>,
+    packet_created: Option<&'a str>,
+    applied_at: Option<&'a str>,
+    newest_serial: Option<u64>,
+    newest_created: Option<&'a str>,
+    packets_behind: Option<u64>,
+    seconds_behind: Option<f64>,
+}
+
+pub(super) fn print(db: &str, from: Option<&str>, json: bool) -> Result<()> {
+    let position = Replica::position_of(db)?;
+    let index = match from {
+        Some(from) => Some(Source::parse(from).index()?),
+        None => None,
+    };
+    let newest = index.as_ref().and_then(|i| i.packets.last().cloned());
+    let serial = position.as_ref().map(|p| p.serial);
+    let behind = newest
+        .as_ref()
+        .map(|n| n.serial.saturating_sub(serial.unwrap_or(0)));
+    let seconds_behind = match (&position, &newest) {
+        (Some(p), Some(n)) => match (
+            timefmt::parse_epoch(&n.timestamp),
+            timefmt::parse_epoch(&p.packet_created),
+        ) {
+            (Some(a), Some(b)) => Some((a - b).max(0.0)),
+            _ => None,
+        },
+        _ => None,
+    };
+    if json {
+        let report = StatusJson {
+            serial,
+            schema_version: position.as_ref().map(|p| p.schema_version),
+            packet_created: position.as_ref().map(|p| p.packet_created.as_str()),
+            applied_at: position.as_ref().map(|p| p.applied_at.as_str()),
+            newest_serial: newest.as_ref().map(|n| n.serial),
+            newest_created: newest.as_ref().map(|n| n.timestamp.as_str()),
+            packets_behind: behind,
+            seconds_behind: seconds_behind.map(|s| (s * 1000.0).round() / 1000.0),
+        };
+        let text = serde_json::to_string(&report).expect("a status serializes");
+        println!("{text}");
+        return Ok(());
+    }
+    match &position {
+        Some(p) => println!(
+            "replica at packet {} (schema_version {}), packet created {}, applied {}",
+            p.serial, p.schema_version, p.packet_created, p.applied_at
+        ),
+        None => println!("replica has no position yet (import an export, or apply from packet 1)"),
+    }
+    if let Some(index) = &index {
+        match &newest {
+            Some(n) => println!(
+                "feed: newest packet {} created {}; {} packets behind{}",
+                n.serial,
+                n.timestamp,
+                behind.unwrap_or(0),
+                seconds_behind
+                    .map(|s| format!(", {s:.1} s behind"))
+                    .unwrap_or_default()
+            ),
+            None => println!("feed: no packets listed"),
+        }
+        if let Some(export) = &index.export {
+            println!(
+                "feed: latest export {} created {}",
+                export.serial, export.timestamp
+            );
+        }
+    }
+    Ok(())
+}

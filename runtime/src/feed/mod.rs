@@ -1,0 +1,119 @@
+//! The feed folder a dumper publishes into: unfinished files wait under `.replgen-tmp/` (never
+//! ending in `.gz`, never listed), finished ones are renamed to their final names durably, and
+//! `index.xml` is replaced whole. What the database says was published is the master's
+//! business ([`crate::master`]); this module only knows the folder.
+
+pub mod durable;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Context, Result};
+use crate::index::Index;
+
+/// Where unfinished files wait; nothing in it ends in `.gz` or is ever listed.
+pub const TMP_DIR: &str = ".replgen-tmp";
+
+/// The index file at the feed's root.
+pub const INDEX_FILE: &str = "index.xml";
+
+#[derive(Debug, Clone)]
+pub struct Feed {
+    root: PathBuf,
+}
+
+impl Feed {
+    /// Opens (creating when missing) the feed folder at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Feed> {
+        let root = root.into();
+        durable::create_dirs(&root).context(|| format!("cannot create {}", root.display()))?;
+        Ok(Feed { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A published file's place, from its path relative to the root (as the index lists it).
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+
+    /// The temporary file a cut writes packet `serial` into before it commits.
+    pub fn packet_tmp(&self, serial: u64) -> PathBuf {
+        self.tmp_dir().join(format!("packet-{serial:09}.partial"))
+    }
+
+    /// The temporary folder an export is written into, named as its final folder.
+    pub fn export_tmp(&self, name: &str) -> PathBuf {
+        self.tmp_dir().join(name)
+    }
+
+    /// Creates the temporary folder.
+    pub fn prepare_tmp(&self) -> Result<PathBuf> {
+        let dir = self.tmp_dir();
+        durable::create_dirs(&dir).context(|| format!("cannot create {}", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// Gives a finished temporary file or folder its final name `rel`, durably.
+    pub fn publish(&self, tmp: &Path, rel: &str) -> Result<()> {
+        let final_path = self.path(rel);
+        durable::publish(tmp, &final_path)
+            .context(|| format!("cannot publish {}", final_path.display()))
+    }
+
+    /// Replaces index.xml whole.
+    pub fn write_index(&self, index: &Index) -> Result<()> {
+        let path = self.path(INDEX_FILE);
+        durable::write_atomic(&path, &index.to_xml())
+            .context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Removes everything under the temporary folder (what interrupted processes left).
+    pub fn clear_tmp(&self) -> Result<()> {
+        let tmp_dir = self.tmp_dir();
+        if !tmp_dir.is_dir() {
+            return Ok(());
+        }
+        let list_ctx = || format!("cannot list {}", tmp_dir.display());
+        for entry in fs::read_dir(&tmp_dir).context(list_ctx)? {
+            let path = entry.context(list_ctx)?.path();
+            tracing::info!("removing {}, left by an interrupted dump", path.display());
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.context(|| format!("cannot remove {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a published file; false when it was already gone.
+    pub fn remove_file(&self, rel: &str) -> Result<bool> {
+        let path = self.path(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).context(|| format!("cannot delete {}", path.display())),
+        }
+    }
+
+    /// Deletes the folder holding the published file `rel` (an export's manifest) with its
+    /// contents.
+    pub fn remove_folder_of(&self, rel: &str) -> Result<()> {
+        let Some(dir) = self.path(rel).parent().map(Path::to_path_buf) else {
+            return Ok(());
+        };
+        if dir.is_dir() && dir != self.root {
+            fs::remove_dir_all(&dir)
+                .context(|| format!("cannot delete the old export {}", dir.display()))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,274 @@
+//! Cutting a packet: every committed change not yet dumped, read and consumed in one
+//! snapshot, written durably under a temporary name, recorded, committed, then published. See
+//! docs/design.md ("Cuts") for why no change is lost or dumped twice.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use postgres::{IsolationLevel, Transaction};
+
+use super::{DumpOptions, Master};
+use crate::db::{self, LOCK_CUT};
+use crate::def::{SchemaDef, TableDef};
+use crate::error::{Context, Error, Result};
+use crate::faults::crash_point;
+use crate::feed::durable::GzFile;
+use crate::feed::Feed;
+use crate::index::Entry;
+use crate::packet::{self, PacketHeader, MAX_SERIAL};
+use crate::sql;
+
+/// What one cut published.
+#[derive(Debug, Clone)]
+pub struct CutSummary {
+    pub serial: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub path: String,
+}
+
+/// A cut whose packet is written and recorded in the (uncommitted) transaction, not yet published.
+pub(super) struct PreparedCut {
+    pub entry: Entry,
+    tmp: PathBuf,
+    /// The tables whose change logs the cut consumed.
+    consumed: Vec<&'static TableDef>,
+}
+
+impl Master {
+    /// Cuts one packet of every committed change not yet dumped; `None` when there were none.
+    pub fn cut(&mut self) -> Result<Option<CutSummary>> {
+        let started = Instant::now();
+        db::lock(&mut self.client, LOCK_CUT)?;
+        let result = self.cut_locked();
+        let unlock = db::unlock(&mut self.client, LOCK_CUT);
+        let prepared = result?;
+        unlock?;
+        let Some(entry) = prepared else {
+            return Ok(None);
+        };
+        Ok(Some(CutSummary {
+            serial: entry.serial,
+            rows: entry.rows,
+            bytes: entry.size,
+            seconds: started.elapsed().as_secs_f64(),
+            path: entry.path,
+        }))
+    }
+
+    fn cut_locked(&mut self) -> Result<Option<Entry>> {
+        let (schema, opts) = (self.schema, self.opts.clone());
+        // The snapshot is taken by the transaction's first query, after the cut lock is held,
+        // so it sees every cut committed before it.
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .start()
+            .context(|| "cannot begin the cut".into())?;
+        let prepared = prepare_cut(&mut tx, schema, &opts, &self.feed)?;
+        if prepared.is_some() {
+            crash_point("dump-before-commit");
+        }
+        tx.commit().context(|| "cannot commit the cut".into())?;
+        let Some(prepared) = prepared else {
+            return Ok(None);
+        };
+        crash_point("dump-after-commit");
+        let entry = prepared.entry.clone();
+        let consumed = prepared.consumed.clone();
+        publish_cut(&self.feed, prepared)?;
+        crash_point("dump-after-publish");
+        self.write_index()?;
+        if opts.vacuum {
+            self.vacuum_logs(&consumed)?;
+        }
+        Ok(Some(entry))
+    }
+}
+
+/// Inside the cut's REPEATABLE READ transaction: writes the packet of everything the snapshot
+/// sees in the change logs, deletes exactly those log rows and records the cut. Returns `None`
+/// (and changes nothing) when there is nothing to cut.
+pub(super) fn prepare_cut(
+    tx: &mut Transaction,
+    schema: &'static SchemaDef,
+    opts: &DumpOptions,
+    feed: &Feed,
+) -> Result<Option<PreparedCut>> {
+    // Must be the transaction's first statement: the snapshot is taken by the next one.
+    tx.batch_execute(&sql::for_tables("lock_tables", schema.tables))
+        .context(|| "cannot lock the replicated tables for the cut".into())?;
+    let pending: Vec<&'static TableDef> = tx
+        .query(&sql::for_tables("pending", schema.tables), &[])
+        .context(|| "cannot read the change logs".into())?
+        .iter()
+        .filter_map(|row| schema.table(row.get::<_, i32>(0) as u32))
+        .collect();
+    if pending.is_empty() && !opts.empty_packets {
+        return Ok(None);
+    }
+    let last = last_serial(tx)?;
+    if last >= MAX_SERIAL {
+        return Err(Error::OutOfRange {
+            what: "the next packet serial".into(),
+            value: last,
+            max: MAX_SERIAL - 1,
+        });
+    }
+    let serial = last + 1;
+    let created = db::now_utc(tx)?;
+    let header = PacketHeader {
+        serial,
+        previous: serial - 1,
+        schema_version: schema.version,
+        fingerprint: schema.fingerprint.to_string(),
+        created: created.clone(),
+    };
+    feed.prepare_tmp()?;
+    let tmp = feed.packet_tmp(serial);
+    let (sha256, size, rows) = write_packet(tx, &pending, &header, &tmp, opts.compression)
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })?;
+    for table in &pending {
+        tx.batch_execute(&sql::for_table("consume_log", table))
+            .context(|| format!("cannot consume the change log of {}", table.display_name()))?;
+    }
+    let path = packet::packet_path(serial, &created);
+    tx.execute(
+        "INSERT INTO replgen.cuts (serial, created, path, bytes, sha256, rows, schema_version, fingerprint) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &(serial as i64),
+            &created,
+            &path,
+            &(size as i64),
+            &sha256,
+            &(rows as i64),
+            &(schema.version as i32),
+            &schema.fingerprint,
+        ],
+    )
+    .context(|| "cannot record the cut".into())?;
+    let entry = Entry {
+        serial,
+        path,
+        timestamp: created,
+        size,
+        sha256,
+        schema_version: schema.version,
+        rows,
+    };
+    Ok(Some(PreparedCut {
+        entry,
+        tmp,
+        consumed: pending,
+    }))
+}
+
+/// After the cut committed: gives the packet its final name.
+pub(super) fn publish_cut(feed: &Feed, cut: PreparedCut) -> Result<()> {
+    feed.publish(&cut.tmp, &cut.entry.path)
+}
+
+/// The newest serial the master has cut (0 before the first).
+pub(super) fn last_serial(tx: &mut Transaction) -> Result<u64> {
+    let last: i64 = tx
+        .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
+        .context(|| "cannot read replgen.cuts".into())?
+        .get(0);
+    Ok(last as u64)
+}
+
+/// Streams every pending table's changed rows through gzip into `tmp`, durable on return.
+fn write_packet(
+    tx: &mut Transaction,
+    tables: &[&'static TableDef],
+    header: &PacketHeader,
+    tmp: &std::path::Path,
+    level: u32,
+) -> Result<(String, u64, u64)> {
+    let io_ctx = || format!("cannot write {}", tmp.display());
+    let mut gz = GzFile::create(tmp, level).context(io_ctx)?;
+    header.write_to(&mut gz).context(io_ctx)?;
+    let mut rows = 0u64;
+    // The dump query sorts and hashes every changed key; JIT only adds start-up time to it.
+    tx.batch_execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
+        .context(|| "cannot set the cut's planner settings".into())?;
+    for table in tables {
+        choose_join(tx, table)?;
+        let reader = tx
+            .copy_out(&sql::for_table("dump_table", table))
+            .context(|| format!("cannot read the changed rows of {}", table.display_name()))?;
+        rows += copy_lines(BufReader::with_capacity(1 << 20, reader), table, &mut gz).map_err(
+            |source| Error::Io {
+                context: format!("while dumping {}", table.display_name()),
+                source,
+            },
+        )?;
+    }
+    crash_point("dump-mid-packet");
+    packet::write_trailer(&mut gz, rows).context(io_ctx)?;
+    let (sha256, size) = gz.finish().context(io_ctx)?;
+    Ok((sha256, size, rows))
+}
+
+/// Tells the planner how to join a table's changed keys to its rows: probing the primary key
+/// per key while the keys are few next to the table, one hash join over the table otherwise
+/// (at 1M changed keys of a 1M-row table that is 3.1 s instead of 6.2 s).
+fn choose_join(tx: &mut Transaction, table: &TableDef) -> Result<()> {
+    let row = tx
+        .query_one(
+            &sql::for_table("dump_plan", table),
+            &[&table.schema, &table.name],
+        )
+        .context(|| format!("cannot size the change log of {}", table.display_name()))?;
+    let (keys, table_rows): (i64, i64) = (row.get(0), row.get(1));
+    let many = keys > 10_000 && (table_rows < 0 || keys.saturating_mul(20) > table_rows);
+    tx.batch_execute(if many {
+        "SET LOCAL enable_nestloop = off"
+    } else {
+        "SET LOCAL enable_nestloop = on"
+    })
+    .context(|| "cannot set the cut's planner settings".into())
+}
+
+/// Rewrites the dump query's lines (`id, rowid, ts, op, every column, every key column`) into
+/// packet lines: ADD/UPDATE keep the columns, REMOVE keeps only the key.
+fn copy_lines(
+    mut input: impl BufRead,
+    table: &TableDef,
+    out: &mut impl Write,
+) -> std::io::Result<u64> {
+    let columns = table.columns.len();
+    let mut line = Vec::with_capacity(4096);
+    let mut rows = 0;
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(rows);
+        }
+        rows += 1;
+        // Tab positions: after field 3 (op) the values begin; after field 3 + columns the key.
+        let mut tabs = memchr::memchr_iter(b'\t', &line);
+        let values_start = tabs.nth(3).map(|p| p + 1);
+        let key_tab = tabs.nth(columns - 1);
+        let (Some(values_start), Some(key_tab)) = (values_start, key_tab) else {
+            return Err(std::io::Error::other(
+                "the dump query returned a malformed line",
+            ));
+        };
+        let op = line[values_start - 2];
+        if op == b'2' {
+            out.write_all(&line[..values_start])?;
+            out.write_all(&line[key_tab + 1..])?;
+        } else {
+            out.write_all(&line[..key_tab])?;
+            out.write_all(b"\n")?;
+        }
+    }
+}

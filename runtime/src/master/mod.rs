@@ -1,0 +1,161 @@
+//! The master side: a connection that checks the installed capture ([`capture`]), cuts packets
+//! ([`cut`]), writes exports ([`export`]) and finishes what an interrupted dumper left
+//! ([`recovery`]); the feed folder itself is [`crate::feed`].
+
+mod capture;
+mod cut;
+mod export;
+mod recovery;
+
+use std::path::PathBuf;
+
+use postgres::Client;
+
+pub use cut::CutSummary;
+pub use export::ExportSummary;
+
+use crate::db::{self, LOCK_DUMPER};
+use crate::def::{SchemaDef, TableDef};
+use crate::error::{Context, Error, Result};
+use crate::feed::Feed;
+use crate::index::{Entry, Index};
+use crate::sql;
+
+#[derive(Debug, Clone)]
+pub struct DumpOptions {
+    pub out: PathBuf,
+    /// How many packets index.xml lists (older ones are pruned from it).
+    pub keep: usize,
+    /// Also delete the files of packets pruned from the index.
+    pub delete_pruned: bool,
+    /// Write a packet even when nothing changed (a heartbeat for mirrors).
+    pub empty_packets: bool,
+    /// gzip level 0-9.
+    pub compression: u32,
+    /// VACUUM the change logs a cut consumed.
+    pub vacuum: bool,
+}
+
+impl DumpOptions {
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        DumpOptions {
+            out: out.into(),
+            keep: 1000,
+            delete_pruned: false,
+            empty_packets: false,
+            compression: 3,
+            vacuum: true,
+        }
+    }
+}
+
+/// A connection to the master that owns the right to cut (the dumper lock).
+pub struct Master {
+    client: Client,
+    schema: &'static SchemaDef,
+    opts: DumpOptions,
+    feed: Feed,
+}
+
+impl Master {
+    /// Connects, checks that the installed capture matches this binary, prepares the state
+    /// tables and, when `exclusive`, takes the dumper lock (refusing if another dumper has it).
+    pub fn connect(
+        db: &str,
+        schema: &'static SchemaDef,
+        opts: DumpOptions,
+        exclusive: bool,
+    ) -> Result<Master> {
+        let mut client = db::connect(db)?;
+        capture::check_installed(&mut client, schema)?;
+        client
+            .batch_execute(&sql::plain("state"))
+            .context(|| "cannot create replgen's state tables".into())?;
+        if exclusive && !db::try_lock_patiently(&mut client, LOCK_DUMPER)? {
+            return Err(Error::Busy(
+                "another dumper is running against this database; only one may cut packets at a time",
+            ));
+        }
+        let feed = Feed::open(&opts.out)?;
+        let mut master = Master {
+            client,
+            schema,
+            opts,
+            feed,
+        };
+        master.recover()?;
+        Ok(master)
+    }
+
+    /// Rewrites index.xml from replgen.cuts and replgen.exports.
+    pub fn write_index(&mut self) -> Result<()> {
+        let keep = self.opts.keep.max(1) as i64;
+        let rows = self
+            .client
+            .query(
+                "SELECT serial, path, created, bytes, sha256, schema_version, rows FROM replgen.cuts \
+                 ORDER BY serial DESC LIMIT $1",
+                &[&keep],
+            )
+            .context(|| "cannot read replgen.cuts".into())?;
+        let mut packets: Vec<Entry> = rows.iter().map(entry_from_row).collect();
+        packets.reverse();
+        let export = self
+            .client
+            .query_opt(
+                "SELECT serial, path, created, bytes, sha256, schema_version, rows FROM replgen.exports \
+                 ORDER BY serial DESC LIMIT 1",
+                &[],
+            )
+            .context(|| "cannot read replgen.exports".into())?
+            .map(|row| entry_from_row(&row));
+        let index = Index { packets, export };
+        self.feed.write_index(&index)?;
+        if self.opts.delete_pruned {
+            self.delete_pruned(&index)?;
+        }
+        Ok(())
+    }
+
+    fn delete_pruned(&mut self, index: &Index) -> Result<()> {
+        let Some(oldest) = index.packets.first().map(|p| p.serial as i64) else {
+            return Ok(());
+        };
+        let rows = self
+            .client
+            .query(
+                "SELECT path FROM replgen.cuts WHERE serial < $1 ORDER BY serial DESC",
+                &[&oldest],
+            )
+            .context(|| "cannot read replgen.cuts".into())?;
+        for row in rows {
+            if !self.feed.remove_file(&row.get::<_, String>(0))? {
+                break; // everything older was pruned by an earlier cut
+            }
+        }
+        Ok(())
+    }
+
+    /// Reclaims the log rows a cut deleted right away, so the logs stay small over weeks of
+    /// cuts even where autovacuum is slow or off. VACUUM never blocks the writers.
+    fn vacuum_logs(&mut self, tables: &[&'static TableDef]) -> Result<()> {
+        for table in tables {
+            self.client
+                .batch_execute(&sql::for_table("vacuum_log", table))
+                .context(|| format!("cannot vacuum the change log of {}", table.display_name()))?;
+        }
+        Ok(())
+    }
+}
+
+fn entry_from_row(row: &postgres::Row) -> Entry {
+    Entry {
+        serial: row.get::<_, i64>(0) as u64,
+        path: row.get(1),
+        timestamp: row.get(2),
+        size: row.get::<_, i64>(3) as u64,
+        sha256: row.get(4),
+        schema_version: row.get::<_, i32>(5) as u32,
+        rows: row.get::<_, i64>(6) as u64,
+    }
+}

@@ -1,0 +1,216 @@
+//! `import`: loads a feed's latest export into the replica's empty tables (or, with
+//! `--replace`, over their rows) and sets the position to the export's serial, all in one
+//! transaction, checking every line through the typed codec on the way.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use postgres::Transaction;
+
+use super::rows::check_line;
+use super::{position, Replica};
+use crate::def::TableDef;
+use crate::error::{Context, Error, Result};
+use crate::manifest::Manifest;
+use crate::packet::{Limits, Op};
+use crate::source::Source;
+use crate::sql;
+
+impl Replica {
+    /// Loads the feed's latest export into the replica's (empty) tables and sets the position.
+    pub fn import(
+        &mut self,
+        source: &Source,
+        replace: bool,
+        mut progress: impl FnMut(&str, u64),
+    ) -> Result<(u64, u64)> {
+        let schema = self.schema;
+        let index = source.index()?;
+        let export = index.export.ok_or_else(|| Error::NoExport {
+            feed: source.describe(""),
+        })?;
+        let refuse = |reason: String| Error::Export {
+            serial: export.serial,
+            reason,
+        };
+        let mut bytes = Vec::new();
+        let manifest_local = self.work_dir.path().join("manifest.xml");
+        source.fetch_verified(&export.path, export.size, &export.sha256, &manifest_local)?;
+        File::open(&manifest_local)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .context(|| "cannot read the manifest".into())?;
+        let _ = std::fs::remove_file(&manifest_local);
+        let manifest = Manifest::parse(&bytes).map_err(|source| Error::Manifest {
+            serial: export.serial,
+            source,
+        })?;
+        if manifest.serial != export.serial {
+            return Err(refuse(format!(
+                "its manifest says serial {}",
+                manifest.serial
+            )));
+        }
+        self.check_schema(
+            manifest.schema_version,
+            &manifest.fingerprint,
+            &format!("export {}", export.serial),
+        )?;
+        for table in schema.tables {
+            if !manifest.tables.iter().any(|t| t.id == table.id) {
+                return Err(refuse(format!(
+                    "it has no file for table {}",
+                    table.display_name()
+                )));
+            }
+        }
+        let base = export
+            .path
+            .rsplit_once('/')
+            .map(|(dir, _)| dir.to_string())
+            .unwrap_or_default();
+
+        let mut tx = self
+            .client
+            .transaction()
+            .context(|| "cannot begin the import".into())?;
+        let existing = position::lock(&mut tx)?;
+        for table in schema.tables {
+            let has_rows: bool = tx
+                .query_one(&sql::for_table("has_rows", table), &[])
+                .context(|| format!("cannot read {}", table.display_name()))?
+                .get(0);
+            if has_rows || existing.is_some() {
+                if !replace {
+                    return Err(Error::NotEmpty {
+                        reason: if has_rows {
+                            format!("{} has rows", table.display_name())
+                        } else {
+                            "it already has a position".to_string()
+                        },
+                    });
+                }
+                tx.batch_execute(&sql::for_table("empty_table", table))
+                    .context(|| format!("cannot empty {}", table.display_name()))?;
+            }
+        }
+        let mut total_rows = 0;
+        for file in &manifest.tables {
+            let table = schema
+                .table(file.id)
+                .ok_or_else(|| refuse(format!("unknown table id {}", file.id)))?;
+            let rel = if base.is_empty() {
+                file.path.clone()
+            } else {
+                format!("{base}/{}", file.path)
+            };
+            let local = self
+                .work_dir
+                .path()
+                .join(format!("table-{}.copy.gz", file.id));
+            source.fetch_verified(&rel, file.size, &file.sha256, &local)?;
+            let rows = load_table(&mut tx, table, &local, file.rows, self.limits)
+                .map_err(|e| e.into_error(refuse, &rel));
+            let _ = std::fs::remove_file(&local);
+            let rows = rows?;
+            total_rows += rows;
+            progress(&table.display_name(), rows);
+        }
+        position::set(
+            &mut tx,
+            manifest.serial,
+            manifest.schema_version,
+            &manifest.fingerprint,
+            &manifest.created,
+        )?;
+        for table in schema.tables {
+            tx.batch_execute(&sql::for_table("analyze", table))
+                .context(|| format!("cannot analyze {}", table.display_name()))?;
+        }
+        tx.commit().context(|| "cannot commit the import".into())?;
+        Ok((manifest.serial, total_rows))
+    }
+}
+
+/// Why one export file did not load: what is wrong with the file, or a failure of its own.
+enum LoadError {
+    File(String),
+    Other(Error),
+}
+
+impl LoadError {
+    fn into_error(self, refuse: impl Fn(String) -> Error, rel: &str) -> Error {
+        match self {
+            LoadError::File(why) => refuse(format!("{rel}: {why}")),
+            LoadError::Other(e) => e,
+        }
+    }
+}
+
+impl From<Error> for LoadError {
+    fn from(e: Error) -> Self {
+        LoadError::Other(e)
+    }
+}
+
+/// Streams one export file into its table through COPY, checking every line with the codec.
+fn load_table(
+    tx: &mut Transaction,
+    table: &TableDef,
+    path: &Path,
+    expected_rows: u64,
+    limits: Limits,
+) -> std::result::Result<u64, LoadError> {
+    let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
+    let mut input = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
+    let mut writer = tx
+        .copy_in(&sql::for_table("import_copy", table))
+        .context(|| format!("cannot load {}", table.display_name()))?;
+    let mut line = Vec::with_capacity(4096);
+    let mut rows = 0u64;
+    loop {
+        line.clear();
+        let read = (&mut input)
+            .take(limits.max_line as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| LoadError::File(format!("the file cannot be decompressed: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        rows += 1;
+        if line.last() != Some(&b'\n') {
+            return Err(LoadError::File(format!(
+                "line {rows} is truncated or longer than {} bytes",
+                limits.max_line
+            )));
+        }
+        let fields: Vec<&[u8]> = line[..line.len() - 1].split(|&b| b == b'\t').collect();
+        if let Some(long) = fields.iter().find(|f| f.len() > limits.max_field) {
+            return Err(LoadError::File(format!(
+                "line {rows}: a field of {} bytes is longer than the limit of {} bytes",
+                long.len(),
+                limits.max_field
+            )));
+        }
+        check_line(table, Op::Add, &fields).map_err(|e| {
+            LoadError::File(
+                e.with_table(table.display_name())
+                    .with_line(rows)
+                    .to_string(),
+            )
+        })?;
+        writer.write_all(&line).map_err(|e| {
+            LoadError::File(format!("line {rows}: the replica refused the row: {e}"))
+        })?;
+    }
+    if rows != expected_rows {
+        return Err(LoadError::File(format!(
+            "the file has {rows} rows, but the manifest lists {expected_rows}"
+        )));
+    }
+    writer
+        .finish()
+        .context(|| format!("cannot load {}", table.display_name()))?;
+    Ok(rows)
+}

@@ -1,0 +1,61 @@
+//! What the mirror binary reports when something is wrong: the real cause, never a guess, and
+//! machine-readable output that stays valid whatever the values.
+
+mod common;
+
+use common::{Env, Workload};
+
+/// A role that may connect but not read replgen's schema gets "permission denied", not the
+/// advice to install capture on a database that has it.
+#[test]
+fn a_permission_problem_is_not_reported_as_missing_capture() {
+    let env = Env::new("diag_permission");
+    let mut master = env.connect_master();
+    let role = replgen_testkit::Cluster::unique_name("nopriv");
+    master
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN"))
+        .unwrap();
+    let as_role = env.master.replace("user=postgres", &format!("user={role}"));
+    assert_ne!(as_role, env.master);
+    let err = env.mirror_fails(&["dump", "--db", &as_role, "--out", env.feed()], 1);
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(!err.contains("not installed"), "{err}");
+    // A database without capture is still told exactly that.
+    let bare = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name("diag_bare"));
+    let err = env.mirror_fails(&["dump", "--db", &bare, "--out", env.feed()], 1);
+    assert!(err.contains("change capture is not installed"), "{err}");
+}
+
+/// `status --json` is one valid JSON object even when a stored value holds quotes, backslashes
+/// and control characters.
+#[test]
+fn status_json_is_valid_whatever_the_values() {
+    let env = Env::new("diag_status");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 3, 0);
+    work.run(&mut master, 20, false);
+    env.dump();
+    env.apply();
+    let hostile = "2026-\u{1}\"quoted\"\\back\tslash\u{7f}";
+    env.connect_replica()
+        .execute(
+            "UPDATE replgen.replica_state SET packet_created = $1",
+            &[&hostile],
+        )
+        .unwrap();
+    let out = env.mirror_ok(&[
+        "status",
+        "--db",
+        &env.replica,
+        "--from",
+        env.feed(),
+        "--json",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("status --json printed invalid JSON ({e}): {out}"));
+    assert_eq!(value["packet_created"], hostile);
+    assert_eq!(value["serial"], 1);
+    assert_eq!(value["packets_behind"], 0);
+}
