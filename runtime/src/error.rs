@@ -70,6 +70,18 @@ pub enum Error {
     PublishedFileMissing { serial: u64, path: String },
     #[error("export {serial} was committed but its folder is missing; run `export` again")]
     ExportFolderMissing { serial: u64 },
+    /// A row replicas could not load: the cut refuses it and keeps every pending change.
+    #[error(
+        "table {table}, key {key}: the row is {bytes} bytes as a packet line, beyond the {limit} bytes \
+         replicas accept; nothing was published and the pending changes are kept (shorten the value, \
+         or stop replicating the column)"
+    )]
+    RowTooLarge {
+        table: String,
+        key: String,
+        bytes: u64,
+        limit: u64,
+    },
     #[error("{what} has {value}, beyond the largest this feed can hold ({max})")]
     OutOfRange { what: String, value: u64, max: u64 },
 
@@ -127,6 +139,26 @@ pub enum Error {
     TablesDiffer { differing: usize, tables: usize },
     #[error("{0}")]
     Busy(&'static str),
+}
+
+impl Error {
+    /// Whether the database connection is gone or the server is unavailable for now (a
+    /// restart, a failover, a dropped connection): a new connection later may succeed.
+    pub fn is_connection_lost(&self) -> bool {
+        let Error::Db { source, .. } = self else {
+            return false;
+        };
+        if source.is_closed() {
+            return true;
+        }
+        match source.as_db_error() {
+            // No server answer at all: an I/O error, a refused or reset connection.
+            None => true,
+            // 08: connection exception; 57: operator intervention (shutdown, restart,
+            // "the database system is starting up"); 53: insufficient resources.
+            Some(db) => matches!(&db.code().code()[..2], "08" | "57" | "53"),
+        }
+    }
 }
 
 fn short(fingerprint: &str) -> &str {

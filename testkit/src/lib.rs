@@ -242,6 +242,35 @@ impl Cluster {
         })
     }
 
+    /// A cluster of its own for a test that restarts or stops the server, kept (like
+    /// [`Cluster::shared`]) until the process exits, then removed by a watchdog.
+    pub fn dedicated() -> &'static Cluster {
+        let cluster: &'static Cluster = Box::leak(Box::new(Cluster::start()));
+        cluster.spawn_watchdog();
+        cluster
+    }
+
+    /// Restarts the server (a fast shutdown: open sessions are terminated, as an operator's
+    /// restart does), returning once it accepts connections again.
+    pub fn restart(&self) {
+        let log = self.root.join("server.log");
+        self.run(
+            &pg_program("pg_ctl"),
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ],
+        );
+    }
+
     fn spawn_watchdog(&self) {
         let stop = match self.run_as {
             Some(user) => format!(

@@ -38,7 +38,11 @@ pub struct Env {
 
 impl Env {
     pub fn new(name: &str) -> Env {
-        let cluster = Cluster::shared();
+        Env::on(Cluster::shared(), name)
+    }
+
+    /// The same on a given cluster (one a test may restart).
+    pub fn on(cluster: &'static Cluster, name: &str) -> Env {
         let master = cluster.create_database(&Cluster::unique_name(&format!("{name}_master")));
         let replica = cluster.create_database(&Cluster::unique_name(&format!("{name}_replica")));
         for db in [&master, &replica] {
@@ -117,6 +121,38 @@ impl Env {
             assert_eq!(m, r, "table {name} differs between master and replica");
         }
         (master.len(), master.iter().map(|(_, (rows, _))| rows).sum())
+    }
+
+    /// Waits until every committed change on the master is cut and the replica has applied
+    /// the newest packet (the deadline only guards against a hang).
+    pub fn wait_until_caught_up(&self, master: &mut postgres::Client) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let cut: i64 = master
+                .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
+                .unwrap()
+                .get(0);
+            let pending: i64 = self
+                .schema
+                .tables
+                .iter()
+                .map(|t| {
+                    master
+                        .query_one(&format!("SELECT count(*) FROM replgen.log_{}", t.id), &[])
+                        .unwrap()
+                        .get::<_, i64>(0)
+                })
+                .sum();
+            let applied = self.replica_digest().last().unwrap().1 .0;
+            if pending == 0 && cut > 0 && applied == cut {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the replica did not catch up: master cut {cut}, replica at {applied}, {pending} pending"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     /// The replica's digest of every table (to prove a refusal changed nothing).

@@ -11,10 +11,12 @@ use clap::{Parser, Subcommand};
 
 mod duration;
 mod progress;
+mod reconnect;
 mod status;
 
 use duration::parse_duration;
 use progress::ProgressBar;
+use reconnect::reconnect;
 
 use crate::db;
 use crate::def::SchemaDef;
@@ -210,9 +212,21 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 vacuum: !no_vacuum,
             };
             let stop = stop_flag();
-            let mut master = Master::connect(&db.db, schema, opts, true)?;
+            let connect = || Master::connect(&db.db, schema, opts.clone(), true);
+            let mut master = connect()?;
             loop {
-                match master.cut()? {
+                let cut = match master.cut() {
+                    Ok(cut) => cut,
+                    Err(e) if every.is_some() && e.is_connection_lost() => {
+                        match reconnect(&stop, &e, connect)? {
+                            Some(reconnected) => master = reconnected,
+                            None => return Ok(()),
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                match cut {
                     Some(cut) => println!(
                         "packet {}: {} rows, {} bytes, {:.2} s, {}",
                         cut.serial, cut.rows, cut.bytes, cut.seconds, cut.path
@@ -299,8 +313,15 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
         } => {
             let source = Source::parse(&from);
             let stop = stop_flag();
-            let mut replica = Replica::connect(&db.db, schema)?;
-            replica.stop = Arc::clone(&stop);
+            let connect = || {
+                Replica::connect(&db.db, schema).map(|mut replica| {
+                    replica.stop = Arc::clone(&stop);
+                    replica
+                })
+            };
+            let mut replica = connect()?;
+            // Following, the same failure is reported once, not at every poll.
+            let mut last_error = String::new();
             loop {
                 let bar = ProgressBar::default();
                 let result = replica.apply(&source, |done, total, entry| {
@@ -308,11 +329,25 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 });
                 bar.finish();
                 let summary = match result {
-                    Ok(summary) => summary,
+                    Ok(summary) => {
+                        last_error.clear();
+                        summary
+                    }
+                    Err(e) if follow && e.is_connection_lost() => {
+                        match reconnect(&stop, &e, connect)? {
+                            Some(reconnected) => replica = reconnected,
+                            None => return Ok(()),
+                        }
+                        continue;
+                    }
                     // Following, a failure (a network blip, a packet not yet fixed) is reported
                     // and retried at the next poll; the replica stays at its last good packet.
                     Err(e) if follow => {
-                        eprintln!("error: {e}");
+                        let message = e.to_string();
+                        if message != last_error {
+                            eprintln!("error: {message}");
+                            last_error = message;
+                        }
                         if sleep_unless_stopped(&stop, interval) {
                             return Ok(());
                         }

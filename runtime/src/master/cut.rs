@@ -17,7 +17,7 @@ use crate::faults::crash_point;
 use crate::feed::durable::GzFile;
 use crate::feed::Feed;
 use crate::index::Entry;
-use crate::packet::{self, PacketHeader, MAX_SERIAL};
+use crate::packet::{self, Limits, PacketHeader, MAX_SERIAL};
 use crate::sql;
 
 /// What one cut published.
@@ -204,12 +204,7 @@ fn write_packet(
         let reader = tx
             .copy_out(&sql::for_table("dump_table", table))
             .context(|| format!("cannot read the changed rows of {}", table.display_name()))?;
-        rows += copy_lines(BufReader::with_capacity(1 << 20, reader), table, &mut gz).map_err(
-            |source| Error::Io {
-                context: format!("while dumping {}", table.display_name()),
-                source,
-            },
-        )?;
+        rows += copy_lines(BufReader::with_capacity(1 << 20, reader), table, &mut gz)?;
     }
     crash_point("dump-mid-packet");
     packet::write_trailer(&mut gz, rows).context(io_ctx)?;
@@ -238,18 +233,21 @@ fn choose_join(tx: &mut Transaction, table: &TableDef) -> Result<()> {
 }
 
 /// Rewrites the dump query's lines (`id, rowid, ts, op, every column, every key column`) into
-/// packet lines: ADD/UPDATE keep the columns, REMOVE keeps only the key.
-fn copy_lines(
-    mut input: impl BufRead,
-    table: &TableDef,
-    out: &mut impl Write,
-) -> std::io::Result<u64> {
+/// packet lines: ADD/UPDATE keep the columns, REMOVE keeps only the key. A line beyond what
+/// replicas accept ([`Limits::DEFAULT`]) is refused here, so the feed never carries a packet
+/// every replica would then fail on forever; the cut rolls back and keeps its changes.
+fn copy_lines(mut input: impl BufRead, table: &TableDef, out: &mut impl Write) -> Result<u64> {
+    let io_err = |source| Error::Io {
+        context: format!("while dumping {}", table.display_name()),
+        source,
+    };
+    let max_line = Limits::DEFAULT.max_line.min(Limits::DEFAULT.max_field);
     let columns = table.columns.len();
     let mut line = Vec::with_capacity(4096);
     let mut rows = 0;
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
+        if input.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
             return Ok(rows);
         }
         rows += 1;
@@ -258,17 +256,37 @@ fn copy_lines(
         let values_start = tabs.nth(3).map(|p| p + 1);
         let key_tab = tabs.nth(columns - 1);
         let (Some(values_start), Some(key_tab)) = (values_start, key_tab) else {
-            return Err(std::io::Error::other(
+            return Err(io_err(std::io::Error::other(
                 "the dump query returned a malformed line",
-            ));
+            )));
         };
         let op = line[values_start - 2];
-        if op == b'2' {
-            out.write_all(&line[..values_start])?;
-            out.write_all(&line[key_tab + 1..])?;
+        let remove = op == b'2';
+        // The packet line's length without its newline.
+        let len = if remove {
+            values_start + line.len() - key_tab - 2
         } else {
-            out.write_all(&line[..key_tab])?;
-            out.write_all(b"\n")?;
+            key_tab
+        };
+        if len > max_line {
+            let rowid_end = memchr::memchr(b'\t', &line[..values_start]).unwrap_or(0);
+            let rowid = memchr::memchr(b'\t', &line[rowid_end + 1..])
+                .map(|end| &line[rowid_end + 1..rowid_end + 1 + end])
+                .unwrap_or_default();
+            return Err(Error::RowTooLarge {
+                table: table.display_name(),
+                key: String::from_utf8_lossy(&rowid[..rowid.len().min(200)]).into_owned(),
+                bytes: len as u64,
+                limit: max_line as u64,
+            });
         }
+        let written = if remove {
+            out.write_all(&line[..values_start])
+                .and_then(|()| out.write_all(&line[key_tab + 1..]))
+        } else {
+            out.write_all(&line[..key_tab])
+                .and_then(|()| out.write_all(b"\n"))
+        };
+        written.map_err(io_err)?;
     }
 }

@@ -11,11 +11,12 @@ use super::cut::{last_serial, prepare_cut, publish_cut};
 use super::Master;
 use crate::db::{self, LOCK_CUT};
 use crate::def::TableDef;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::faults::crash_point;
 
 use crate::feed::durable::{self, GzFile};
 use crate::manifest::{Manifest, TableFile};
+use crate::packet::Limits;
 use crate::sql;
 use crate::timefmt;
 
@@ -192,23 +193,45 @@ fn export_table(
     let mut counter = LineCounter {
         inner: &mut gz,
         lines: 0,
+        current: 0,
+        longest: 0,
     };
     std::io::copy(&mut reader, &mut counter)
         .context(|| format!("while exporting {}", table.display_name()))?;
+    // import reads lines under the same limits as apply: never publish one it would refuse.
+    let limit = Limits::DEFAULT.max_line.min(Limits::DEFAULT.max_field) as u64;
+    if counter.longest > limit {
+        return Err(Error::RowTooLarge {
+            table: table.display_name(),
+            key: "(a row of the export)".into(),
+            bytes: counter.longest,
+            limit,
+        });
+    }
     let rows = counter.lines;
     let (sha256, size) = gz.finish().context(io_ctx)?;
     Ok((sha256, size, rows))
 }
 
+/// Counts the lines passing through, and the longest one (without its newline).
 struct LineCounter<W> {
     inner: W,
     lines: u64,
+    current: u64,
+    longest: u64,
 }
 
 impl<W: Write> Write for LineCounter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &buf[..n]) {
+            self.longest = self.longest.max(self.current + (end - start) as u64);
+            self.current = 0;
+            self.lines += 1;
+            start = end + 1;
+        }
+        self.current += (n - start) as u64;
         Ok(n)
     }
 

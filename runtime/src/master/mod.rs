@@ -111,28 +111,32 @@ impl Master {
             .map(|row| entry_from_row(&row));
         let index = Index { packets, export };
         self.feed.write_index(&index)?;
-        if self.opts.delete_pruned {
-            self.delete_pruned(&index)?;
+        if let Some(oldest) = index.packets.first() {
+            self.forget_unlisted(oldest.serial)?;
         }
         Ok(())
     }
 
-    fn delete_pruned(&mut self, index: &Index) -> Result<()> {
-        let Some(oldest) = index.packets.first().map(|p| p.serial as i64) else {
-            return Ok(());
-        };
-        let rows = self
-            .client
-            .query(
-                "SELECT path FROM replgen.cuts WHERE serial < $1 ORDER BY serial DESC",
-                &[&oldest],
-            )
-            .context(|| "cannot read replgen.cuts".into())?;
-        for row in rows {
-            if !self.feed.remove_file(&row.get::<_, String>(0))? {
-                break; // everything older was pruned by an earlier cut
+    /// Forgets the cuts older than the oldest packet the index lists (deleting their files
+    /// first with `--delete-pruned`): nothing reads them again, so `replgen.cuts` stays as small
+    /// as the index, and a file the tool deleted can never be missed by a later command.
+    fn forget_unlisted(&mut self, oldest: u64) -> Result<()> {
+        let oldest = oldest as i64;
+        if self.opts.delete_pruned {
+            let rows = self
+                .client
+                .query(
+                    "SELECT path FROM replgen.cuts WHERE serial < $1",
+                    &[&oldest],
+                )
+                .context(|| "cannot read replgen.cuts".into())?;
+            for row in rows {
+                self.feed.remove_file(&row.get::<_, String>(0))?;
             }
         }
+        self.client
+            .execute("DELETE FROM replgen.cuts WHERE serial < $1", &[&oldest])
+            .context(|| "cannot prune replgen.cuts".into())?;
         Ok(())
     }
 
