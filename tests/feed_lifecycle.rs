@@ -160,3 +160,206 @@ fn dump_every_and_apply_follow_survive_a_database_restart() {
     }
     env.assert_identical();
 }
+
+/// Capture uninstalled and installed again starts a new feed: the dumper refuses to mix it into
+/// the old feed's folder, `export --new-feed` starts it there, replicas of the old feed refuse
+/// it until they `import --replace` (before: serials restarted at 1 and a replica said "up to
+/// date at packet 1" while it differed).
+#[test]
+fn reinstalled_capture_is_a_new_feed_that_replicas_refuse_until_they_import() {
+    let env = Env::new("lifecycle_reinstall");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 14, 0);
+    work.run(&mut master, 30, false);
+    env.dump();
+    env.apply();
+    env.mirror_ok(&["uninstall", "--db", &env.master]);
+    env.mirror_ok(&["install", "--db", &env.master]);
+    work.run(&mut master, 30, true);
+    let err = env.mirror_fails(&["dump", "--db", &env.master, "--out", env.feed()], 1);
+    assert!(
+        err.contains("holds feed") && err.contains("--new-feed"),
+        "{err}"
+    );
+    env.mirror_ok(&[
+        "export",
+        "--db",
+        &env.master,
+        "--out",
+        env.feed(),
+        "--new-feed",
+    ]);
+    let before = env.replica_digest();
+    let err = env.mirror_fails(&["apply", "--db", &env.replica, "--from", env.feed()], 1);
+    assert!(
+        err.contains("follows feed") && err.contains("import --replace"),
+        "{err}"
+    );
+    assert_eq!(before, env.replica_digest(), "a refusal changes nothing");
+    env.mirror_ok(&[
+        "import",
+        "--db",
+        &env.replica,
+        "--from",
+        env.feed(),
+        "--replace",
+    ]);
+    work.run(&mut master, 30, true);
+    env.dump();
+    env.apply();
+    env.assert_identical();
+}
+
+/// A wiped feed folder is named as such, and `export --new-feed` is the way forward; serials
+/// continue after the old feed's.
+#[test]
+fn a_wiped_feed_folder_is_named_and_a_new_feed_continues_the_serials() {
+    let env = Env::new("lifecycle_wiped");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 15, 0);
+    for _ in 0..2 {
+        work.run(&mut master, 20, true);
+        env.dump();
+    }
+    env.apply();
+    std::fs::remove_dir_all(env.feed.path()).unwrap();
+    std::fs::create_dir(env.feed.path()).unwrap();
+    work.run(&mut master, 20, true);
+    let err = env.mirror_fails(&["dump", "--db", &env.master, "--out", env.feed()], 1);
+    assert!(
+        err.contains("not, or no longer, this database's feed"),
+        "{err}"
+    );
+    assert!(err.contains("export --new-feed"), "{err}");
+    let out = env.mirror_ok(&[
+        "export",
+        "--db",
+        &env.master,
+        "--out",
+        env.feed(),
+        "--new-feed",
+    ]);
+    assert!(
+        out.contains("packet 3: cut together with the export"),
+        "{out}"
+    );
+    env.mirror_fails(&["apply", "--db", &env.replica, "--from", env.feed()], 1);
+    env.mirror_ok(&[
+        "import",
+        "--db",
+        &env.replica,
+        "--from",
+        env.feed(),
+        "--replace",
+    ]);
+    work.run(&mut master, 20, true);
+    assert!(env.dump().starts_with("packet 4: "));
+    env.apply();
+    env.assert_identical();
+}
+
+/// A database behind its folder (restored to an earlier point in time) refuses to cut the
+/// serials the folder already lists.
+#[test]
+fn a_database_behind_its_folder_refuses_to_cut_again() {
+    let env = Env::new("lifecycle_behind");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 16, 0);
+    for _ in 0..3 {
+        work.run(&mut master, 20, true);
+        env.dump();
+    }
+    // What a restore to before cut 3 leaves: the database knows cuts 1 and 2.
+    master
+        .batch_execute("DELETE FROM replgen.cuts WHERE serial = 3")
+        .unwrap();
+    work.run(&mut master, 20, true);
+    let err = env.mirror_fails(&["dump", "--db", &env.master, "--out", env.feed()], 1);
+    assert!(
+        err.contains("already lists packet 3") && err.contains("only up to 2"),
+        "{err}"
+    );
+    assert!(common::feed::index(env.feed.path()).contains("serial=\"3\""));
+}
+
+/// `dump --every` whose folder is deleted under it stops with that message instead of writing
+/// an index that lists files that are gone.
+#[test]
+fn dump_every_stops_when_its_folder_is_deleted_under_it() {
+    let env = Env::new("lifecycle_deleted");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 17, 0);
+    work.run(&mut master, 20, false);
+    let mut dumper = spawn(&[
+        "dump",
+        "--db",
+        &env.master,
+        "--out",
+        env.feed(),
+        "--every",
+        "100ms",
+    ]);
+    let index = env.feed.path().join("index.xml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&index).is_ok_and(|xml| xml.contains("serial=\"1\"")) {
+        assert!(std::time::Instant::now() < deadline, "no first packet");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::remove_dir_all(env.feed.path()).unwrap();
+    work.run(&mut master, 20, true);
+    let status = dumper.wait().unwrap();
+    let mut stderr = String::new();
+    dumper
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("has no index.xml"), "{stderr}");
+    assert!(
+        !index.exists(),
+        "an index listing missing files was written"
+    );
+}
+
+/// Two feeds with the same identity (a copied or forked feed): the replica notices that the next
+/// packet does not follow the one it applied, and changes nothing.
+#[test]
+fn a_packet_that_does_not_follow_the_applied_one_is_refused() {
+    let env = Env::new("lifecycle_chain");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 18, 0);
+    work.run(&mut master, 20, false);
+    env.dump();
+    env.apply();
+    // A second master publishing under the first one's identity.
+    let fork = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name("lifecycle_fork"));
+    common::psql_file(&fork, &common::root().join("tables.sql"));
+    env.mirror_ok(&["install", "--db", &fork]);
+    let fork_feed = tempfile::tempdir().unwrap();
+    let fork_dir = fork_feed.path().to_str().unwrap();
+    let mut fork_client = postgres::Client::connect(&fork, postgres::NoTls).unwrap();
+    // The fork's feed table exists once its dumper first ran; give it the first one's identity.
+    env.mirror_ok(&["dump", "--db", &fork, "--out", fork_dir]);
+    let id: String = master
+        .query_one("SELECT id FROM replgen.feed", &[])
+        .unwrap()
+        .get(0);
+    fork_client
+        .execute("UPDATE replgen.feed SET id = $1", &[&id])
+        .unwrap();
+    // Nothing was published yet: the folder's empty index may go with the old identity.
+    std::fs::remove_file(fork_feed.path().join("index.xml")).unwrap();
+    let mut fork_work = Workload::new(&mut fork_client, &env.schema, 19, 0);
+    for _ in 0..2 {
+        fork_work.run(&mut fork_client, 20, true);
+        env.mirror_ok(&["dump", "--db", &fork, "--out", fork_dir]);
+    }
+    let before = env.replica_digest();
+    let err = env.mirror_fails(&["apply", "--db", &env.replica, "--from", fork_dir], 1);
+    assert!(err.contains("re-cut a serial"), "{err}");
+    assert_eq!(before, env.replica_digest());
+}

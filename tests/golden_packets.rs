@@ -15,6 +15,10 @@ fn mask_packet(text: &str) -> String {
     for line in text.lines() {
         if line.starts_with("# created ") {
             header.push("# created <instant>".to_string());
+        } else if line.starts_with("# feed ") {
+            header.push("# feed <feed identity>".to_string());
+        } else if line.starts_with("# previous_sha256 ") && line != "# previous_sha256 -" {
+            header.push("# previous_sha256 <sha256>".to_string());
         } else if line.starts_with('#') {
             header.push(line.to_string());
         } else {
@@ -40,7 +44,7 @@ fn mask_index(xml: &str) -> String {
     let mut out = String::new();
     for line in xml.lines() {
         let mut line = line.to_string();
-        for attr in ["timestamp", "size", "sha256"] {
+        for attr in ["timestamp", "size", "sha256", "feed", "created"] {
             if line.contains(&format!(" {attr}=\"")) {
                 line = feed::with_attr(&line, attr, "*");
             }

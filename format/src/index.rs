@@ -32,9 +32,19 @@ pub struct Entry {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Index {
+    /// The feed's identity and when the feed began (absent in an index of an older dumper).
+    pub feed: Option<FeedInfo>,
     /// Sorted by serial, contiguous.
     pub packets: Vec<Entry>,
     pub export: Option<Entry>,
+}
+
+/// Which feed an index belongs to: replicas record the identity and refuse another one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedInfo {
+    pub id: String,
+    /// When the feed began (RFC 3339, UTC).
+    pub created: String,
 }
 
 /// The largest file size an index or manifest may list (sizes are stored as `bigint`).
@@ -68,6 +78,10 @@ impl Index {
         );
         let mut root = BytesStart::new("replication");
         root.push_attribute(("format", "1"));
+        if let Some(feed) = &self.feed {
+            root.push_attribute(("feed", feed.id.as_str()));
+            root.push_attribute(("created", feed.created.as_str()));
+        }
         write(&mut writer, Event::Start(root));
         for entry in &self.packets {
             write(&mut writer, Event::Empty(entry_element("packet", entry)));
@@ -89,6 +103,17 @@ impl Index {
         };
         root.check_format("1")?;
         let mut index = Index::default();
+        if let Some(id) = root.optional("feed") {
+            if !crate::packet::is_feed_id(id) {
+                return Err(IndexError::Invalid(format!(
+                    "feed=\"{id}\" is not a feed identity"
+                )));
+            }
+            index.feed = Some(FeedInfo {
+                id: id.to_string(),
+                created: root.text("created")?.to_string(),
+            });
+        }
         for e in &elements[1..] {
             if e.depth != 1 {
                 return Err(IndexError::Invalid(format!(
@@ -210,6 +235,10 @@ mod tests {
         let index = Index {
             packets: vec![entry(1), entry(2)],
             export: Some(entry(1)),
+            feed: Some(FeedInfo {
+                id: "0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+                created: "2026-11-28T15:00:00.000000Z".into(),
+            }),
         };
         assert_eq!(Index::parse(&index.to_xml()).unwrap(), index);
     }
@@ -219,6 +248,7 @@ mod tests {
         let gap = Index {
             packets: vec![entry(1), entry(3)],
             export: None,
+            feed: None,
         };
         assert!(Index::parse(&gap.to_xml())
             .unwrap_err()
@@ -227,6 +257,7 @@ mod tests {
         let twice = Index {
             packets: vec![entry(2), entry(2)],
             export: None,
+            feed: None,
         };
         assert!(Index::parse(&twice.to_xml())
             .unwrap_err()
@@ -238,6 +269,7 @@ mod tests {
             let index = Index {
                 packets: vec![e],
                 export: None,
+                feed: None,
             };
             assert!(Index::parse(&index.to_xml()).is_err(), "{path} accepted");
         }
@@ -252,6 +284,7 @@ mod tests {
         let too_big_serial = Index {
             packets: vec![e],
             export: None,
+            feed: None,
         };
         assert!(Index::parse(&too_big_serial.to_xml())
             .unwrap_err()
@@ -262,12 +295,14 @@ mod tests {
         let too_big_size = Index {
             packets: vec![e],
             export: None,
+            feed: None,
         };
         assert!(Index::parse(&too_big_size.to_xml()).is_err());
         let xml = String::from_utf8(
             Index {
                 packets: vec![entry(1)],
                 export: None,
+                feed: None,
             }
             .to_xml(),
         )

@@ -45,6 +45,11 @@ pub struct TableFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     pub serial: u64,
+    /// The feed that published it (empty from an older dumper).
+    pub feed: String,
+    /// The sha256 of packet `serial` as this feed published it, when it did: the first packet a
+    /// replica applies after the import names it as its predecessor.
+    pub packet_sha256: Option<String>,
     pub schema_version: u32,
     pub fingerprint: String,
     pub created: String,
@@ -59,6 +64,12 @@ impl Manifest {
         let mut root = BytesStart::new("export");
         root.push_attribute(("format", "1"));
         root.push_attribute(("serial", self.serial.to_string().as_str()));
+        if !self.feed.is_empty() {
+            root.push_attribute(("feed", self.feed.as_str()));
+        }
+        if let Some(sha) = &self.packet_sha256 {
+            root.push_attribute(("packet_sha256", sha.as_str()));
+        }
         root.push_attribute(("schema_version", self.schema_version.to_string().as_str()));
         root.push_attribute(("fingerprint", self.fingerprint.as_str()));
         root.push_attribute(("created", self.created.as_str()));
@@ -89,6 +100,11 @@ impl Manifest {
         root.check_format("1")?;
         let mut manifest = Manifest {
             serial: root.number("serial", MAX_SERIAL)?,
+            feed: root.optional("feed").unwrap_or_default().to_string(),
+            packet_sha256: match root.optional("packet_sha256") {
+                Some(_) => Some(root.sha256("packet_sha256")?),
+                None => None,
+            },
             schema_version: root.u32("schema_version")?,
             fingerprint: root.text("fingerprint")?.to_string(),
             created: root.text("created")?.to_string(),
@@ -129,6 +145,8 @@ mod tests {
     fn round_trips_and_refuses_escaping_paths() {
         let mut m = Manifest {
             serial: 4,
+            feed: "0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+            packet_sha256: Some("cd".repeat(32)),
             schema_version: 1,
             fingerprint: "f".into(),
             created: "now".into(),
@@ -150,6 +168,8 @@ mod tests {
     fn refuses_what_it_used_to_truncate_or_replace() {
         let m = Manifest {
             serial: 4,
+            feed: "0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+            packet_sha256: Some("cd".repeat(32)),
             schema_version: 1,
             fingerprint: "f".into(),
             created: "now".into(),

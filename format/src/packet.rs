@@ -4,8 +4,9 @@
 
 use std::io::{self, BufRead, Read, Write};
 
-/// The format version written in the first header line.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version written in the first header line. Format 2 added the feed identity and
+/// the predecessor's sha256; format 1 packets (without them) are still read.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The change a data line carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +41,11 @@ pub struct PacketHeader {
     pub serial: u64,
     /// The serial of the packet before it (0 for the first).
     pub previous: u64,
+    /// The identity of the feed that published it (empty in a format 1 packet).
+    pub feed: String,
+    /// The sha256 of packet `previous` as published, when this feed published it (`None` for a
+    /// feed's first packet, and in a format 1 packet).
+    pub previous_sha256: Option<String>,
     pub schema_version: u32,
     pub fingerprint: String,
     /// Creation time, RFC 3339 in UTC with microseconds.
@@ -50,10 +56,33 @@ impl PacketHeader {
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         write!(
             out,
-            "# replgen packet {FORMAT_VERSION}\n# serial {}\n# previous {}\n# schema_version {}\n# fingerprint {}\n# created {}\n",
-            self.serial, self.previous, self.schema_version, self.fingerprint, self.created
+            "# replgen packet {FORMAT_VERSION}\n# serial {}\n# previous {}\n# feed {}\n# previous_sha256 {}\n# schema_version {}\n# fingerprint {}\n# created {}\n",
+            self.serial,
+            self.previous,
+            self.feed,
+            self.previous_sha256.as_deref().unwrap_or("-"),
+            self.schema_version,
+            self.fingerprint,
+            self.created
         )
     }
+}
+
+/// Whether `text` is a feed identity as replgen writes them: a lowercase UUID.
+pub fn is_feed_id(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
+/// Whether `text` is a lowercase hex sha256.
+pub fn is_sha256(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The largest serial a feed may use: serials are stored as PostgreSQL `bigint`.
@@ -148,6 +177,8 @@ impl<R: BufRead> PacketReader<R> {
             header: PacketHeader {
                 serial: 0,
                 previous: 0,
+                feed: String::new(),
+                previous_sha256: None,
                 schema_version: 0,
                 fingerprint: String::new(),
                 created: String::new(),
@@ -223,14 +254,19 @@ impl<R: BufRead> PacketReader<R> {
 
     fn read_header(&mut self) -> Result<(), PacketError> {
         let magic = self.header_value("replgen packet")?;
-        if magic != FORMAT_VERSION.to_string() {
-            return Err(format_err(
-                1,
-                format!(
-                    "unsupported packet format {magic} (this build reads format {FORMAT_VERSION})"
+        let format: u32 = match magic.as_str() {
+            "1" => 1,
+            "2" => 2,
+            _ => {
+                return Err(format_err(
+                    1,
+                    format!(
+                    "unsupported packet format {} (this build reads formats 1 to {FORMAT_VERSION})",
+                    clip(&magic)
                 ),
-            ));
-        }
+                ))
+            }
+        };
         let serial = self.header_value("serial")?;
         self.header.serial = parse_num(&serial, self.line_no, "serial")?;
         if self.header.serial == 0 || self.header.serial > MAX_SERIAL {
@@ -252,6 +288,23 @@ impl<R: BufRead> PacketReader<R> {
                     self.header.previous, self.header.serial
                 ),
             ));
+        }
+        if format >= 2 {
+            self.header.feed = self.header_value("feed")?;
+            if !is_feed_id(&self.header.feed) {
+                return Err(format_err(self.line_no, "the feed identity is not a UUID"));
+            }
+            let sha = self.header_value("previous_sha256")?;
+            self.header.previous_sha256 = match sha.as_str() {
+                "-" => None,
+                sha if is_sha256(sha) => Some(sha.to_string()),
+                _ => {
+                    return Err(format_err(
+                        self.line_no,
+                        "previous_sha256 is neither a sha256 nor -",
+                    ))
+                }
+            };
         }
         let version = self.header_value("schema_version")?;
         self.header.schema_version = parse_num(&version, self.line_no, "schema_version")?;
@@ -396,6 +449,8 @@ mod tests {
         PacketHeader {
             serial: 7,
             previous: 6,
+            feed: "0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+            previous_sha256: Some("ab".repeat(32)),
             schema_version: 1,
             fingerprint: "abc".into(),
             created: "2026-11-28T15:00:00.000000Z".into(),
@@ -431,6 +486,31 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_feed_identity_and_format_1_packets() {
+        let bytes = packet("# end 0\n");
+        let reader = PacketReader::new(&bytes[..], Limits::DEFAULT).unwrap();
+        assert_eq!(reader.header().feed, "0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b");
+        assert_eq!(reader.header().previous_sha256, Some("ab".repeat(32)));
+        let old = "# replgen packet 1\n# serial 3\n# previous 2\n# schema_version 1\n# fingerprint f\n# created c\n# end 0\n";
+        let reader = PacketReader::new(old.as_bytes(), Limits::DEFAULT).unwrap();
+        assert_eq!(
+            (reader.header().serial, reader.header().feed.as_str()),
+            (3, "")
+        );
+        let text = String::from_utf8(bytes).unwrap();
+        for bad in [
+            text.replace("0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b", "not-a-feed"),
+            text.replace(&"ab".repeat(32), "xyz"),
+            text.replace("# replgen packet 2", "# replgen packet 3"),
+        ] {
+            assert!(
+                PacketReader::new(bad.as_bytes(), Limits::DEFAULT).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn refuses_truncation_and_bad_counts() {
         assert!(matches!(
             read_all(&packet("1\t5\tts\t0\t5\n")),
@@ -447,10 +527,10 @@ mod tests {
         let err = read_all(&packet("1\t5\tts\t7\t5\n# end 1\n")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 7: `7` is not an operation (0, 1 or 2)"
+            "line 9: `7` is not an operation (0, 1 or 2)"
         );
         let err = read_all(&packet("x\t5\tts\t0\t5\n# end 1\n")).unwrap_err();
-        assert_eq!(err.to_string(), "line 7: `x` is not a table id");
+        assert_eq!(err.to_string(), "line 9: `x` is not a table id");
         assert!(read_all(&packet("1\t5\tts\t0\t5\n# end 1\nmore\n")).is_err());
     }
 
@@ -469,7 +549,7 @@ mod tests {
         let mut fields = Vec::new();
         assert!(matches!(
             reader.next_line(&mut fields),
-            Err(PacketError::LineTooLong { line: 7, .. })
+            Err(PacketError::LineTooLong { line: 9, .. })
         ));
     }
 

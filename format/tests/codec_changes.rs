@@ -46,6 +46,8 @@ fn packet(lines: &[String]) -> Vec<u8> {
     PacketHeader {
         serial: 42,
         previous: 41,
+        feed: "0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+        previous_sha256: None,
         schema_version: 1,
         fingerprint: "ab".repeat(32),
         created: "2026-11-28T15:00:00.123456Z".into(),
@@ -118,7 +120,7 @@ fn errors_name_the_line() {
     assert_eq!(err.column.as_deref(), Some("video"));
     assert_eq!(
         err.to_string(),
-        "line 8: musicbrainz.recording.video: (key 1) invalid boolean \"maybe\""
+        "line 10: musicbrainz.recording.video: (key 1) invalid boolean \"maybe\""
     );
 
     // A REMOVE line with too many key fields.

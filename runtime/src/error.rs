@@ -64,10 +64,44 @@ pub enum Error {
     },
     /// The database says a file was published, but the feed folder does not have it.
     #[error(
-        "packet {serial} was committed but its file {path} is missing and no intact temporary copy exists; \
-         restore the feed folder from a backup"
+        "packet {serial} was published into {folder}, but its file {path} is missing: this folder is not, \
+         or no longer, this database's feed (wiped, restored from an old backup, or the wrong --out). \
+         Point --out at the feed's folder, or start a new feed in this one with `export --new-feed` \
+         (its replicas then `import --replace` the new feed's export)"
     )]
-    PublishedFileMissing { serial: u64, path: String },
+    PublishedFileMissing {
+        serial: u64,
+        folder: String,
+        path: String,
+    },
+    #[error(
+        "{folder} has no index.xml, but this database has published packets into its feed: this folder is not, \
+         or no longer, this database's feed (wiped, or the wrong --out). Point --out at the feed's folder, or \
+         start a new feed in this one with `export --new-feed`"
+    )]
+    FeedFolderLost { folder: String },
+    #[error(
+        "{folder} holds feed {theirs}, but this database publishes feed {ours} (capture installed again, \
+         another master, or the wrong --out); nothing was cut. Use the folder of this database's feed, or \
+         start a new feed here with `export --new-feed` (replicas of the old feed then `import --replace`)"
+    )]
+    FolderOfAnotherFeed {
+        folder: String,
+        theirs: String,
+        ours: String,
+    },
+    #[error(
+        "{folder} already lists packet {folder_serial}, but this database has cut only up to {database_serial} \
+         (restored to an earlier point in time, or a standby promoted while it lagged); cutting would publish \
+         those serials again with other contents. Start a new feed with `export --new-feed`"
+    )]
+    DatabaseBehindFolder {
+        folder: String,
+        folder_serial: u64,
+        database_serial: u64,
+    },
+    #[error("{folder}/index.xml cannot be read as a feed index ({source}); nothing was cut")]
+    FolderIndexInvalid { folder: String, source: IndexError },
     #[error("export {serial} was committed but its folder is missing; run `export` again")]
     ExportFolderMissing { serial: u64 },
     /// A row replicas could not load: the cut refuses it and keeps every pending change.
@@ -100,6 +134,17 @@ pub enum Error {
         replica: u64,
         oldest: u64,
         has_position: bool,
+    },
+    #[error(
+        "the replica follows feed {followed}, but {feed} is {}: capture was installed again, the master \
+         changed, or a new feed was started. Import the new feed's export with `import --replace`",
+        match found { Some(id) => format!("feed {id}"), None => "a feed without an identity".to_string() }
+    )]
+    OtherFeed {
+        /// Where the index was read.
+        feed: String,
+        followed: String,
+        found: Option<String>,
     },
     #[error(
         "{what} is for schema_version {version}, but this binary is for schema_version {binary_version}; \

@@ -8,61 +8,37 @@ use replgen_schema::capture;
 
 use crate::def::TableDef;
 
-const TEMPLATES: &[(&str, &str)] = &[
-    ("state", include_str!("../templates/state.sql.jinja")),
-    (
-        "replica_state",
-        include_str!("../templates/replica_state.sql.jinja"),
-    ),
-    (
-        "capture_installed",
-        include_str!("../templates/capture_installed.sql.jinja"),
-    ),
-    (
-        "lock_tables",
-        include_str!("../templates/lock_tables.sql.jinja"),
-    ),
-    ("pending", include_str!("../templates/pending.sql.jinja")),
-    (
-        "dump_table",
-        include_str!("../templates/dump_table.sql.jinja"),
-    ),
-    (
-        "dump_plan",
-        include_str!("../templates/dump_plan.sql.jinja"),
-    ),
-    (
-        "consume_log",
-        include_str!("../templates/consume_log.sql.jinja"),
-    ),
-    (
-        "vacuum_log",
-        include_str!("../templates/vacuum_log.sql.jinja"),
-    ),
-    (
-        "export_table",
-        include_str!("../templates/export_table.sql.jinja"),
-    ),
-    ("stage", include_str!("../templates/stage.sql.jinja")),
-    (
-        "stage_copy",
-        include_str!("../templates/stage_copy.sql.jinja"),
-    ),
-    ("merge", include_str!("../templates/merge.sql.jinja")),
-    (
-        "import_copy",
-        include_str!("../templates/import_copy.sql.jinja"),
-    ),
-    ("has_rows", include_str!("../templates/has_rows.sql.jinja")),
-    (
-        "empty_table",
-        include_str!("../templates/empty_table.sql.jinja"),
-    ),
-    ("analyze", include_str!("../templates/analyze.sql.jinja")),
-    (
-        "table_digest",
-        include_str!("../templates/table_digest.sql.jinja"),
-    ),
+/// Every template in `runtime/templates/`, embedded by name.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name, ".sql.jinja")))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates![
+    "analyze",
+    "capture_installed",
+    "consume_log",
+    "dump_plan",
+    "dump_table",
+    "empty_table",
+    "export_table",
+    "feed_identity",
+    "forget_feed",
+    "has_rows",
+    "import_copy",
+    "last_cut",
+    "lock_tables",
+    "merge",
+    "new_feed",
+    "pending",
+    "replica_state",
+    "set_position",
+    "stage",
+    "stage_copy",
+    "state",
+    "table_digest",
+    "vacuum_log",
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -194,6 +170,21 @@ mod tests {
             let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)] };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
+        }
+    }
+
+    #[test]
+    fn every_template_file_is_registered() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for file in std::fs::read_dir(dir).unwrap() {
+            let name = file.unwrap().file_name().into_string().unwrap();
+            let name = name
+                .strip_suffix(".sql.jinja")
+                .expect("only templates in templates/");
+            assert!(
+                TEMPLATES.iter().any(|(n, _)| *n == name),
+                "{name} is not registered"
+            );
         }
     }
 

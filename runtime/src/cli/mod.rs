@@ -77,12 +77,20 @@ enum Command {
     Export {
         #[command(flatten)]
         db: DbArg,
+        /// The feed's root folder (packets, exports, index.xml).
         #[arg(long)]
         out: std::path::PathBuf,
+        /// How many packets index.xml lists.
         #[arg(long, default_value_t = 1000)]
         keep: usize,
+        /// gzip level, 0 (none) to 9 (smallest).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=9))]
         compression: u32,
+        /// Start a new feed in --out (a new identity, this export, packets after it): the way
+        /// forward when the folder is lost, restored from an old backup, holds another feed, or
+        /// the database is behind it. Replicas of the old feed then `import --replace`.
+        #[arg(long)]
+        new_feed: bool,
     },
     /// Loads the feed's latest export into an empty replica and sets its position.
     Import {
@@ -210,6 +218,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 empty_packets,
                 compression,
                 vacuum: !no_vacuum,
+                new_feed: false,
             };
             let stop = stop_flag();
             let connect = || Master::connect(&db.db, schema, opts.clone(), true);
@@ -244,6 +253,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             out,
             keep,
             compression,
+            new_feed,
         } => {
             let opts = DumpOptions {
                 out,
@@ -252,6 +262,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 empty_packets: false,
                 compression,
                 vacuum: true,
+                new_feed,
             };
             let mut master = Master::connect(&db.db, schema, opts, false)?;
             let export = master.export()?;

@@ -16,7 +16,7 @@ use crate::error::{Context, Error, Result};
 use crate::faults::crash_point;
 use crate::feed::durable::GzFile;
 use crate::feed::Feed;
-use crate::index::Entry;
+use crate::index::{Entry, FeedInfo};
 use crate::packet::{self, Limits, PacketHeader, MAX_SERIAL};
 use crate::sql;
 
@@ -43,7 +43,9 @@ impl Master {
     pub fn cut(&mut self) -> Result<Option<CutSummary>> {
         let started = Instant::now();
         db::lock(&mut self.client, LOCK_CUT)?;
-        let result = self.cut_locked();
+        let result = last_cut(&mut self.client)
+            .and_then(|(last, _)| self.check_folder(last))
+            .and_then(|()| self.cut_locked());
         let unlock = db::unlock(&mut self.client, LOCK_CUT);
         let prepared = result?;
         unlock?;
@@ -69,7 +71,7 @@ impl Master {
             .isolation_level(IsolationLevel::RepeatableRead)
             .start()
             .context(|| "cannot begin the cut".into())?;
-        let prepared = prepare_cut(&mut tx, schema, &opts, &self.feed)?;
+        let prepared = prepare_cut(&mut tx, schema, &opts, &self.feed, &self.identity)?;
         if prepared.is_some() {
             crash_point("dump-before-commit");
         }
@@ -77,6 +79,7 @@ impl Master {
         let Some(prepared) = prepared else {
             return Ok(None);
         };
+        self.published = true;
         crash_point("dump-after-commit");
         let entry = prepared.entry.clone();
         let consumed = prepared.consumed.clone();
@@ -98,6 +101,7 @@ pub(super) fn prepare_cut(
     schema: &'static SchemaDef,
     opts: &DumpOptions,
     feed: &Feed,
+    identity: &FeedInfo,
 ) -> Result<Option<PreparedCut>> {
     // Must be the transaction's first statement: the snapshot is taken by the next one.
     tx.batch_execute(&sql::for_tables("lock_tables", schema.tables))
@@ -111,7 +115,7 @@ pub(super) fn prepare_cut(
     if pending.is_empty() && !opts.empty_packets {
         return Ok(None);
     }
-    let last = last_serial(tx)?;
+    let (last, previous_sha256) = last_cut(tx)?;
     if last >= MAX_SERIAL {
         return Err(Error::OutOfRange {
             what: "the next packet serial".into(),
@@ -124,6 +128,8 @@ pub(super) fn prepare_cut(
     let header = PacketHeader {
         serial,
         previous: serial - 1,
+        feed: identity.id.clone(),
+        previous_sha256,
         schema_version: schema.version,
         fingerprint: schema.fingerprint.to_string(),
         created: created.clone(),
@@ -175,13 +181,13 @@ pub(super) fn publish_cut(feed: &Feed, cut: PreparedCut) -> Result<()> {
     feed.publish(&cut.tmp, &cut.entry.path)
 }
 
-/// The newest serial the master has cut (0 before the first).
-pub(super) fn last_serial(tx: &mut Transaction) -> Result<u64> {
-    let last: i64 = tx
-        .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
-        .context(|| "cannot read replgen.cuts".into())?
-        .get(0);
-    Ok(last as u64)
+/// The newest serial the master has cut (0 before the first; a new feed continues after the
+/// old feed's last), and that packet's sha256 when this feed published it.
+pub(super) fn last_cut(client: &mut impl postgres::GenericClient) -> Result<(u64, Option<String>)> {
+    let row = client
+        .query_one(&sql::plain("last_cut"), &[])
+        .context(|| "cannot read replgen.cuts".into())?;
+    Ok((row.get::<_, i64>(0) as u64, row.get(1)))
 }
 
 /// Streams every pending table's changed rows through gzip into `tmp`, durable on return.

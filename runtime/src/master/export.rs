@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use postgres::{IsolationLevel, Transaction};
 
-use super::cut::{last_serial, prepare_cut, publish_cut};
+use super::cut::{last_cut, prepare_cut, publish_cut};
 use super::Master;
 use crate::db::{self, LOCK_CUT};
 use crate::def::TableDef;
@@ -47,7 +47,9 @@ impl Master {
     pub fn export(&mut self) -> Result<ExportSummary> {
         let started = Instant::now();
         db::lock(&mut self.client, LOCK_CUT)?;
-        let result = self.export_locked(started);
+        let result = last_cut(&mut self.client)
+            .and_then(|(last, _)| self.check_folder(last))
+            .and_then(|()| self.export_locked(started));
         let unlock = db::unlock(&mut self.client, LOCK_CUT);
         let summary = result?;
         unlock?;
@@ -63,10 +65,10 @@ impl Master {
             .read_only(false)
             .start()
             .context(|| "cannot begin the export".into())?;
-        let cut = prepare_cut(&mut tx, schema, &opts, &self.feed)?;
-        let serial = match &cut {
-            Some(c) => c.entry.serial,
-            None => last_serial(&mut tx)?,
+        let cut = prepare_cut(&mut tx, schema, &opts, &self.feed, &self.identity)?;
+        let (serial, packet_sha256) = match &cut {
+            Some(c) => (c.entry.serial, Some(c.entry.sha256.clone())),
+            None => last_cut(&mut tx)?,
         };
         if cut.is_none() {
             // Nothing changed since the newest export: it is still exact, and listed files are
@@ -101,6 +103,8 @@ impl Master {
             .context(|| format!("cannot create {}", tmp_dir.display()))?;
         let mut manifest = Manifest {
             serial,
+            feed: self.identity.id.clone(),
+            packet_sha256,
             schema_version: schema.version,
             fingerprint: schema.fingerprint.to_string(),
             created: created.clone(),
@@ -139,6 +143,7 @@ impl Master {
         .context(|| "cannot record the export".into())?;
         crash_point("export-before-commit");
         tx.commit().context(|| "cannot commit the export".into())?;
+        self.published = true;
         crash_point("export-after-commit");
         let cut_serial = cut.as_ref().map(|c| c.entry.serial);
         if let Some(cut) = cut {

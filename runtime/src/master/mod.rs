@@ -5,6 +5,7 @@
 mod capture;
 mod cut;
 mod export;
+mod identity;
 mod recovery;
 
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use crate::db::{self, LOCK_DUMPER};
 use crate::def::{SchemaDef, TableDef};
 use crate::error::{Context, Error, Result};
 use crate::feed::Feed;
-use crate::index::{Entry, Index};
+use crate::index::{Entry, FeedInfo, Index};
 use crate::sql;
 
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct DumpOptions {
     pub compression: u32,
     /// VACUUM the change logs a cut consumed.
     pub vacuum: bool,
+    /// Start a new feed in `out` (a new identity; the old feed's cuts are forgotten).
+    pub new_feed: bool,
 }
 
 impl DumpOptions {
@@ -45,6 +48,7 @@ impl DumpOptions {
             empty_packets: false,
             compression: 3,
             vacuum: true,
+            new_feed: false,
         }
     }
 }
@@ -55,6 +59,10 @@ pub struct Master {
     schema: &'static SchemaDef,
     opts: DumpOptions,
     feed: Feed,
+    /// The identity this database publishes.
+    identity: FeedInfo,
+    /// Whether this feed has published anything (then its folder must have an index).
+    published: bool,
 }
 
 impl Master {
@@ -77,12 +85,23 @@ impl Master {
             ));
         }
         let feed = Feed::open(&opts.out)?;
+        if opts.new_feed {
+            identity::start_new(&mut client, &feed)?;
+        }
+        let (identity, published) = identity::load(&mut client)?;
         let mut master = Master {
             client,
             schema,
             opts,
             feed,
+            identity,
+            published,
         };
+        // A new feed replaces whatever the folder held; recovery writes its first index.
+        if !master.opts.new_feed {
+            let (last, _) = cut::last_cut(&mut master.client)?;
+            master.check_folder(last)?;
+        }
         master.recover()?;
         Ok(master)
     }
@@ -109,7 +128,11 @@ impl Master {
             )
             .context(|| "cannot read replgen.exports".into())?
             .map(|row| entry_from_row(&row));
-        let index = Index { packets, export };
+        let index = Index {
+            feed: Some(self.identity.clone()),
+            packets,
+            export,
+        };
         self.feed.write_index(&index)?;
         if let Some(oldest) = index.packets.first() {
             self.forget_unlisted(oldest.serial)?;

@@ -28,7 +28,8 @@ impl Master {
             if durable::hash_file(&tmp).ok() != Some((sha, bytes)) {
                 return Err(Error::PublishedFileMissing {
                     serial,
-                    path: self.feed.path(&path).display().to_string(),
+                    folder: self.feed.root().display().to_string(),
+                    path,
                 });
             }
             tracing::info!(

@@ -32,6 +32,13 @@ pub struct ApplySummary {
     pub seconds: f64,
 }
 
+/// What the next packet must name: the feed the replica follows and the sha256 of the packet
+/// it applied last (when known).
+struct Chain {
+    feed: Option<String>,
+    last_sha256: Option<String>,
+}
+
 impl Replica {
     /// Applies every packet the source lists after the replica's position, in serial order.
     /// `progress` is called after each packet with (applied so far, total pending).
@@ -47,6 +54,21 @@ impl Replica {
         if let Some(p) = &position {
             self.check_schema(p.schema_version, &p.fingerprint, "the replica's position")?;
         }
+        let feed = index.feed.as_ref().map(|f| f.id.clone());
+        if let Some(followed) = position.as_ref().and_then(|p| p.feed.clone()) {
+            if feed.as_deref() != Some(followed.as_str()) {
+                return Err(Error::OtherFeed {
+                    feed: source.describe(""),
+                    followed,
+                    found: feed,
+                });
+            }
+        }
+        // What the next packet must name as its feed and its predecessor.
+        let mut chain = Chain {
+            feed,
+            last_sha256: position.as_ref().and_then(|p| p.last_sha256.clone()),
+        };
         let newest = index.newest_serial();
         let mut summary = ApplySummary {
             from: current,
@@ -82,7 +104,7 @@ impl Replica {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let rows = self.apply_entry(source, entry)?;
+            let rows = self.apply_entry(source, entry, &mut chain)?;
             summary.packets += 1;
             summary.rows += rows;
             summary.to = entry.serial;
@@ -93,7 +115,7 @@ impl Replica {
     }
 
     /// Downloads one packet, checks its size and sha256, then applies it in one transaction.
-    fn apply_entry(&mut self, source: &Source, entry: &Entry) -> Result<u64> {
+    fn apply_entry(&mut self, source: &Source, entry: &Entry, chain: &mut Chain) -> Result<u64> {
         let local = self
             .work_dir
             .path()
@@ -101,13 +123,13 @@ impl Replica {
         let fetched = source.fetch_verified(&entry.path, entry.size, &entry.sha256, &local);
         let result = fetched
             .map_err(Error::from)
-            .and_then(|()| self.apply_file(&local, entry));
+            .and_then(|()| self.apply_file(&local, entry, chain));
         let _ = std::fs::remove_file(&local);
         result
     }
 
     /// Applies a verified packet file: everything, with the new position, or nothing.
-    pub fn apply_file(&mut self, path: &Path, entry: &Entry) -> Result<u64> {
+    fn apply_file(&mut self, path: &Path, entry: &Entry, chain: &mut Chain) -> Result<u64> {
         let (schema, limits) = (self.schema, self.limits);
         let packet_err = |source| Error::Packet {
             serial: entry.serial,
@@ -136,6 +158,23 @@ impl Replica {
                 header.previous,
                 header.serial - 1
             )));
+        }
+        if let Some(feed) = &chain.feed {
+            if !header.feed.is_empty() && header.feed != *feed {
+                return Err(refuse(format!(
+                    "its header names feed {}, but the index is feed {feed}",
+                    header.feed
+                )));
+            }
+        }
+        if let (Some(named), Some(applied)) = (&header.previous_sha256, &chain.last_sha256) {
+            if named != applied {
+                return Err(refuse(format!(
+                    "it follows a packet {} with sha256 {named}, but the replica applied packet {} with sha256 \
+                     {applied}: the feed re-cut a serial with other contents; import the latest export",
+                    header.previous, header.previous
+                )));
+            }
         }
         self.check_schema(
             header.schema_version,
@@ -212,17 +251,26 @@ impl Replica {
                     source,
                 })?;
         }
+        // A format 1 packet names no feed: the replica keeps following the index's.
+        let feed = (!header.feed.is_empty())
+            .then(|| header.feed.clone())
+            .or_else(|| chain.feed.clone());
         position::set(
             &mut tx,
-            entry.serial,
-            header.schema_version,
-            &header.fingerprint,
-            &header.created,
+            &position::Update {
+                serial: entry.serial,
+                schema_version: header.schema_version,
+                fingerprint: &header.fingerprint,
+                created: &header.created,
+                feed: feed.as_deref(),
+                last_sha256: Some(&entry.sha256),
+            },
         )?;
         crash_point("apply-before-commit");
         tx.commit()
             .context(|| format!("cannot commit packet {}", entry.serial))?;
         crash_point("apply-after-commit");
+        chain.last_sha256 = Some(entry.sha256.clone());
         Ok(rows)
     }
 }

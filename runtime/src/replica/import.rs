@@ -117,12 +117,17 @@ impl Replica {
             total_rows += rows;
             progress(&table.display_name(), rows);
         }
+        let feed = (!manifest.feed.is_empty()).then_some(manifest.feed.as_str());
         position::set(
             &mut tx,
-            manifest.serial,
-            manifest.schema_version,
-            &manifest.fingerprint,
-            &manifest.created,
+            &position::Update {
+                serial: manifest.serial,
+                schema_version: manifest.schema_version,
+                fingerprint: &manifest.fingerprint,
+                created: &manifest.created,
+                feed,
+                last_sha256: manifest.packet_sha256.as_deref(),
+            },
         )?;
         for table in schema.tables {
             tx.batch_execute(&sql::for_table("analyze", table))

@@ -4,6 +4,7 @@
 use postgres::{Client, Transaction};
 
 use crate::error::{Context, Result};
+use crate::sql;
 
 /// A replica's position: the last packet applied (or the export imported).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,22 +14,34 @@ pub struct Position {
     pub fingerprint: String,
     pub packet_created: String,
     pub applied_at: String,
+    /// The feed the replica follows (unknown for a position written by an older binary).
+    pub feed: Option<String>,
+    /// The sha256 of the packet applied last, which the next packet names as its predecessor.
+    pub last_sha256: Option<String>,
+}
+
+/// A new position, written with the data it describes.
+pub(super) struct Update<'a> {
+    pub serial: u64,
+    pub schema_version: u32,
+    pub fingerprint: &'a str,
+    pub created: &'a str,
+    pub feed: Option<&'a str>,
+    pub last_sha256: Option<&'a str>,
 }
 
 /// Records the replica's new position, inside the transaction that changed its data.
-pub(super) fn set(
-    tx: &mut Transaction,
-    serial: u64,
-    schema_version: u32,
-    fingerprint: &str,
-    created: &str,
-) -> Result<()> {
+pub(super) fn set(tx: &mut Transaction, new: &Update) -> Result<()> {
     tx.execute(
-        "INSERT INTO replgen.replica_state (id, serial, schema_version, fingerprint, packet_created, applied_at) \
-         VALUES (true, $1, $2, $3, $4, now()) \
-         ON CONFLICT (id) DO UPDATE SET serial = EXCLUDED.serial, schema_version = EXCLUDED.schema_version, \
-         fingerprint = EXCLUDED.fingerprint, packet_created = EXCLUDED.packet_created, applied_at = now()",
-        &[&(serial as i64), &(schema_version as i32), &fingerprint, &created],
+        &sql::plain("set_position"),
+        &[
+            &(new.serial as i64),
+            &(new.schema_version as i32),
+            &new.fingerprint,
+            &new.created,
+            &new.feed,
+            &new.last_sha256,
+        ],
     )
     .map(|_| ())
     .context(|| "cannot record the replica's position".into())
@@ -45,10 +58,13 @@ pub(super) fn read(client: &mut Client) -> Result<Option<Position>> {
     if !exists {
         return Ok(None);
     }
+    // Through to_jsonb, so that `status` also reads a state table an older binary created
+    // (without the feed columns) without altering it.
     let row = client
         .query_opt(
             "SELECT serial, schema_version, fingerprint, packet_created, \
-             to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM replgen.replica_state",
+             to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+             to_jsonb(s) ->> 'feed', to_jsonb(s) ->> 'last_sha256' FROM replgen.replica_state s",
             &[],
         )
         .context(|| "cannot read the replica's position".into())?;
@@ -58,6 +74,8 @@ pub(super) fn read(client: &mut Client) -> Result<Option<Position>> {
         fingerprint: r.get(2),
         packet_created: r.get(3),
         applied_at: r.get(4),
+        feed: r.get(5),
+        last_sha256: r.get(6),
     }))
 }
 
