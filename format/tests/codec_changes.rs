@@ -116,7 +116,7 @@ fn errors_name_the_line() {
     let results: Vec<_> = changes_of::<Recording, _>(&packet(&lines)[..]).collect();
     assert_eq!(results.len(), 2);
     let err = results[1].as_ref().unwrap_err();
-    assert_eq!(err.line, Some(8), "{err}");
+    assert_eq!(err.line, Some(10), "{err}");
     assert_eq!(err.column.as_deref(), Some("video"));
     assert_eq!(
         err.to_string(),
@@ -129,7 +129,7 @@ fn errors_name_the_line() {
         .next()
         .unwrap()
         .unwrap_err();
-    assert_eq!(err.line, Some(7));
+    assert_eq!(err.line, Some(9));
     assert!(err.reason.contains("1 key columns"), "{err}");
 
     // A truncated packet: the error comes after the good lines.
