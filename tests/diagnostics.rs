@@ -59,3 +59,70 @@ fn status_json_is_valid_whatever_the_values() {
     assert_eq!(value["serial"], 1);
     assert_eq!(value["packets_behind"], 0);
 }
+
+/// A column re-typed on the master without a new layout: the cut refuses, naming table and
+/// column, and keeps the pending changes (before: it published a value every replica refused
+/// forever, "5000000000 is out of range for type integer").
+#[test]
+fn a_cut_refuses_live_tables_that_left_the_layout() {
+    let env = Env::new("diag_live");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 4, 0);
+    work.run(&mut master, 20, false);
+    env.dump();
+    env.apply();
+    master
+        .batch_execute(
+            "ALTER TABLE artist ALTER COLUMN edits_pending TYPE bigint; \
+             UPDATE artist SET edits_pending = 5000000000 WHERE id = (SELECT min(id) FROM artist)",
+        )
+        .unwrap();
+    let err = env.mirror_fails(&["dump", "--db", &env.master, "--out", env.feed()], 1);
+    assert!(
+        err.contains(
+            "public.artist.edits_pending: the column is bigint, but the layout says integer"
+        ),
+        "{err}"
+    );
+    // Back in the layout (the value too), the pending change goes out.
+    master
+        .batch_execute(
+            "UPDATE artist SET edits_pending = 7 WHERE edits_pending = 5000000000; \
+             ALTER TABLE artist ALTER COLUMN edits_pending TYPE integer",
+        )
+        .unwrap();
+    assert!(env.dump().starts_with("packet 2: "));
+    env.apply();
+    env.assert_identical();
+}
+
+/// `install` checks the live tables first and names every column that is not the layout's.
+#[test]
+fn install_refuses_tables_that_are_not_the_layout() {
+    let env = Env::new("diag_install");
+    let fresh = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name("diag_install_fresh"));
+    common::psql_file(&fresh, &common::root().join("tables.sql"));
+    let mut client = postgres::Client::connect(&fresh, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE artist DROP COLUMN comment; \
+             ALTER TABLE area ALTER COLUMN name DROP NOT NULL",
+        )
+        .unwrap();
+    let err = env.mirror_fails(&["install", "--db", &fresh], 1);
+    assert!(
+        err.contains("public.artist: column comment does not exist"),
+        "{err}"
+    );
+    assert!(
+        err.contains("public.area.name: the column allows NULL"),
+        "{err}"
+    );
+    let installed: bool = client
+        .query_one("SELECT to_regclass('replgen.meta') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(!installed, "a refused install changes nothing");
+}

@@ -104,6 +104,14 @@ pub enum Error {
     FolderIndexInvalid { folder: String, source: IndexError },
     #[error("export {serial} was committed but its folder is missing; run `export` again")]
     ExportFolderMissing { serial: u64 },
+    /// The live tables are not the layout this binary was generated for.
+    #[error(
+        "the replicated tables do not match this binary's layout: {}. Nothing was changed and pending \
+         changes are kept; make the tables match, or change schema.yaml (with a new schema_version) and \
+         install the new layout",
+        problems.join("; ")
+    )]
+    LiveTablesDiffer { problems: Vec<String> },
     /// A row replicas could not load: the cut refuses it and keeps every pending change.
     #[error(
         "table {table}, key {key}: the row is {bytes} bytes as a packet line, beyond the {limit} bytes \

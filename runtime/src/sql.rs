@@ -28,6 +28,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "has_rows",
     "import_copy",
     "last_cut",
+    "live_columns",
     "lock_tables",
     "merge",
     "new_feed",

@@ -183,6 +183,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
     match cli.command {
         Command::Install(DbArg { db }) => {
             let mut client = db::connect(&db)?;
+            crate::master::live_tables::check(&mut client, schema)?;
             client
                 .batch_execute(schema.install_sql)
                 .context(|| "the install migration failed".into())?;

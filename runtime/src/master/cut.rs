@@ -106,6 +106,8 @@ pub(super) fn prepare_cut(
     // Must be the transaction's first statement: the snapshot is taken by the next one.
     tx.batch_execute(&sql::for_tables("lock_tables", schema.tables))
         .context(|| "cannot lock the replicated tables for the cut".into())?;
+    // Locked, the tables cannot change shape until the cut ends.
+    super::live_tables::check(tx, schema)?;
     let pending: Vec<&'static TableDef> = tx
         .query(&sql::for_tables("pending", schema.tables), &[])
         .context(|| "cannot read the change logs".into())?

@@ -6,6 +6,7 @@ mod capture;
 mod cut;
 mod export;
 mod identity;
+pub mod live_tables;
 mod recovery;
 
 use std::path::PathBuf;
