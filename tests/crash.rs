@@ -67,25 +67,6 @@ fn newest_serial(env: &Env) -> i64 {
         .get(0)
 }
 
-/// The serial of the last packet applied to `db` (0 before the first).
-fn position(db: &str) -> i64 {
-    let mut client = postgres::Client::connect(db, postgres::NoTls).unwrap();
-    let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('replgen.replica_state') IS NOT NULL",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    if !exists {
-        return 0;
-    }
-    client
-        .query_opt("SELECT serial FROM replgen.replica_state", &[])
-        .unwrap()
-        .map_or(0, |r| r.get(0))
-}
-
 /// Every listed file exists with its listed size and sha256; nothing but listed packets and
 /// exports ends in `.gz`.
 fn assert_feed_intact(feed_dir: &std::path::Path) {
@@ -237,20 +218,20 @@ fn appliers_killed_at_random_instants_while_catching_up() {
     while killed < KILLS && rounds < MAX_ROUNDS {
         rounds += 1;
         // Keep new packets coming, and never start an applier with nothing to apply.
-        if position(&env.replica) == newest_serial(&env) || rng.chance(50) {
+        if env.replica_position().unwrap_or(0) == newest_serial(&env) || rng.chance(50) {
             work.run(&mut master, 30, true);
             if !env.dump().is_empty() {
                 pace.follow(&env);
             }
         }
-        let (from, newest) = (position(&env.replica), newest_serial(&env));
+        let (from, newest) = (env.replica_position().unwrap_or(0), newest_serial(&env));
         if from == newest {
             continue;
         }
         // Counted only when the kill stopped it before it had applied everything.
         let delay = within(&mut rng, pace.run(from, newest));
         if let Ended::Killed = run_killed_after(&apply, delay) {
-            if position(&env.replica) < newest {
+            if env.replica_position().unwrap_or(0) < newest {
                 killed += 1;
             }
         }
