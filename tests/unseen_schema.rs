@@ -528,8 +528,14 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// The target folder of the build that made this test (`<target>/debug/deps/unseen_schema-*`):
+/// the nested builds reuse every dependency it compiled instead of compiling them all again.
 fn target_dir() -> PathBuf {
-    repo().join("target").join("unseen")
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary lives in <target>/debug/deps")
+        .to_path_buf()
 }
 
 fn run(cmd: &mut Command, what: &str) -> Output {
@@ -544,7 +550,7 @@ fn run(cmd: &mut Command, what: &str) -> Output {
     out
 }
 
-/// A cargo command isolated from the outer `cargo test`: its own target folder.
+/// A cargo command for a nested build in the outer `cargo test`'s target folder.
 fn cargo_cmd(dir: &Path) -> Command {
     let mut cmd = Command::new(cargo());
     cmd.current_dir(dir)
