@@ -224,9 +224,10 @@ fn dump_every_and_apply_follow_keep_a_replica_current_and_stop_cleanly_on_sigter
         );
     }
     // Then the dumper cuts the last writes and the replica catches up.
+    // In this order: once nothing is pending, every write is in a packet up to the newest cut
+    // read after that (a cut commits its packet and deletes its log rows at once).
     common::wait_until("the replica has caught up with every write", || {
-        let master_serial = newest(&mut master);
-        env.pending_changes() == 0 && replica_serial() == master_serial
+        env.pending_changes() == 0 && replica_serial() == newest(&mut master)
     });
     for child in [&mut dumper, &mut applier] {
         Command::new("kill")
