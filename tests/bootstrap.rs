@@ -13,10 +13,17 @@ fn export_during_writes_then_import_and_apply_gives_an_identical_replica() {
     work.run(&mut master, 200, false);
     env.dump();
     let writers = common::Writers::start(&env, 2, 400);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The export cuts what the writers committed so far into packet 2; packet 3 holds what
+    // they commit after its snapshot.
+    common::wait_until("the writers have committed changes", || {
+        env.pending_changes() > 0
+    });
     let out = env.mirror_ok(&["export", "--db", &env.master, "--out", env.feed()]);
     assert!(out.contains("export 2:"), "{out}");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    common::wait_until(
+        "the writers have committed changes since the export",
+        || env.pending_changes() > 0,
+    );
     env.dump();
     writers.stop();
     env.dump();

@@ -3,31 +3,68 @@
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::feed;
 use common::workload::Rng;
 use common::{Env, Workload};
 use sha2::Digest;
 
-fn kill_after(args: &[&str], delay: Duration) -> bool {
+/// A generous bound on rounds, so that a machine where kills keep missing fails instead of
+/// looping: far more rounds than the kills need (most kills land, drawn within a measured run).
+const MAX_ROUNDS: usize = 400;
+
+/// How a mirror process started by [`run_killed_after`] ended.
+enum Ended {
+    /// SIGKILL stopped it while it ran.
+    Killed,
+    /// It exited on its own before the kill was due.
+    Exited,
+}
+
+/// Runs `mirror args` and kills it with SIGKILL `delay` after its start, unless it has exited by
+/// then. The child is reaped only here, so the kill can never reach another process.
+fn run_killed_after(args: &[&str], delay: Duration) -> Ended {
     let mut child = Command::new(common::mirror_bin())
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(delay);
-    let killed = child.try_wait().unwrap().is_none();
-    if killed {
-        Command::new("kill")
-            .args(["-KILL", &child.id().to_string()])
-            .status()
-            .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() >= delay {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
     }
-    child.wait().unwrap();
-    killed
+    match child.wait().unwrap().signal() {
+        Some(9) => Ended::Killed,
+        _ => Ended::Exited,
+    }
+}
+
+/// A kill instant within `run`, the measured length of an uninterrupted run: spread over the
+/// whole life of the process (start-up, recovery, the work, publishing or committing).
+fn within(rng: &mut Rng, run: Duration) -> Duration {
+    Duration::from_micros(rng.below(run.as_micros().max(1) as u64))
+}
+
+/// Times one uninterrupted, successful `mirror args`.
+fn timed(env: &Env, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    env.mirror_ok(args);
+    started.elapsed()
+}
+
+fn newest_serial(env: &Env) -> i64 {
+    env.connect_master()
+        .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
+        .unwrap()
+        .get(0)
 }
 
 /// Every listed file exists with its listed size and sha256; nothing but listed packets and
@@ -79,24 +116,32 @@ fn assert_feed_intact(feed_dir: &std::path::Path) {
 
 #[test]
 fn dumpers_killed_at_random_instants_under_concurrent_writes() {
+    const KILLS: usize = 30;
     let env = Env::new("crash_dump");
     let writers = common::Writers::start(&env, 2, 200);
+    let dump = ["dump", "--db", &env.master, "--out", env.feed()];
     let mut rng = Rng::new(99);
-    let mut killed = 0;
-    for run in 0..60 {
-        // Spread the kills over a dumper's whole life: start-up, recovery, the cut, publishing.
-        let delay = Duration::from_micros(rng.below(250_000));
-        if kill_after(&["dump", "--db", &env.master, "--out", env.feed()], delay) {
+    let mut run = Duration::ZERO;
+    let (mut killed, mut rounds) = (0, 0);
+    while killed < KILLS && rounds < MAX_ROUNDS {
+        // An uninterrupted dumper first, and again every few rounds as the tables grow: it also
+        // recovers whatever the kills before it interrupted.
+        if rounds % 5 == 0 {
+            run = timed(&env, &dump);
+        }
+        if let Ended::Killed = run_killed_after(&dump, within(&mut rng, run)) {
             killed += 1;
         }
-        if run % 10 == 9 {
+        rounds += 1;
+        if rounds % 10 == 0 {
             assert_feed_intact(env.feed.path());
         }
     }
     writers.stop();
-    assert!(
-        killed >= 20,
-        "only {killed} of 60 dumpers were killed mid-run"
+    eprintln!("{killed} dumpers killed mid-run in {rounds} rounds; last uninterrupted run {run:?}");
+    assert_eq!(
+        killed, KILLS,
+        "only {killed} of {rounds} dumpers were killed mid-run"
     );
     env.dump();
     assert_feed_intact(env.feed.path());
@@ -111,34 +156,90 @@ fn dumpers_killed_at_random_instants_under_concurrent_writes() {
     env.assert_identical();
 }
 
+/// A second replica that applies every packet uninterrupted as soon as it is published, timing
+/// the work the killed appliers are given: how long an applier takes to start and to do nothing,
+/// and how much longer each packet made its run.
+struct Pace {
+    db: String,
+    at: i64,
+    startup: Duration,
+    packet: std::collections::BTreeMap<i64, Duration>,
+}
+
+impl Pace {
+    fn new(env: &Env) -> Pace {
+        let db = env
+            .cluster
+            .create_database(&replgen_testkit::Cluster::unique_name("crash_apply_pace"));
+        common::psql_file(&db, &common::root().join("tables.sql"));
+        Pace {
+            db,
+            at: 0,
+            startup: Duration::ZERO,
+            packet: Default::default(),
+        }
+    }
+
+    /// Applies and times the packets published since the last call.
+    fn follow(&mut self, env: &Env) {
+        let newest = newest_serial(env);
+        let apply = ["apply", "--db", &self.db, "--from", env.feed()];
+        let run = timed(env, &apply);
+        self.startup = timed(env, &apply);
+        let new = (newest - self.at).max(1) as u32;
+        for serial in self.at + 1..=newest {
+            self.packet
+                .insert(serial, run.saturating_sub(self.startup) / new);
+        }
+        self.at = newest;
+    }
+
+    /// How long an uninterrupted applier takes from packet `from` to packet `to`.
+    fn run(&self, from: i64, to: i64) -> Duration {
+        self.startup + self.packet.range(from + 1..=to).map(|(_, d)| *d).sum()
+    }
+}
+
 #[test]
 fn appliers_killed_at_random_instants_while_catching_up() {
+    const KILLS: usize = 20;
     let env = Env::new("crash_apply");
     let mut master = env.connect_master();
     let mut work = Workload::new(&mut master, &env.schema, 300, 0);
+    let mut pace = Pace::new(&env);
     for _ in 0..25 {
         work.run(&mut master, 60, true);
         env.dump();
+        pace.follow(&env);
     }
+    let apply = ["apply", "--db", &env.replica, "--from", env.feed()];
     let mut rng = Rng::new(5);
-    let mut killed = 0;
-    for _ in 0..60 {
-        // Keep new packets coming, so that most appliers have work when they are killed.
-        if rng.chance(50) {
+    let (mut killed, mut rounds) = (0, 0);
+    while killed < KILLS && rounds < MAX_ROUNDS {
+        rounds += 1;
+        // Keep new packets coming, and never start an applier with nothing to apply.
+        if env.replica_position().unwrap_or(0) == newest_serial(&env) || rng.chance(50) {
             work.run(&mut master, 30, true);
-            env.dump();
+            if !env.dump().is_empty() {
+                pace.follow(&env);
+            }
         }
-        let delay = Duration::from_micros(rng.below(300_000));
-        if kill_after(
-            &["apply", "--db", &env.replica, "--from", env.feed()],
-            delay,
-        ) {
-            killed += 1;
+        let (from, newest) = (env.replica_position().unwrap_or(0), newest_serial(&env));
+        if from == newest {
+            continue;
+        }
+        // Counted only when the kill stopped it before it had applied everything.
+        let delay = within(&mut rng, pace.run(from, newest));
+        if let Ended::Killed = run_killed_after(&apply, delay) {
+            if env.replica_position().unwrap_or(0) < newest {
+                killed += 1;
+            }
         }
     }
-    assert!(
-        killed >= 15,
-        "only {killed} of 60 appliers were killed mid-run"
+    eprintln!("{killed} appliers killed mid-run in {rounds} rounds");
+    assert_eq!(
+        killed, KILLS,
+        "only {killed} of {rounds} appliers were killed mid-run"
     );
     env.apply();
     env.assert_identical();

@@ -50,15 +50,54 @@ fn mask_index(xml: &str) -> String {
             }
         }
         // Packet names carry their creation time.
-        if let Some(start) = line.find("-2026").or_else(|| line.find("-20")) {
-            if let Some(len) = line[start..].find("Z.gz") {
-                line.replace_range(start + 1..start + len + 1, "<instant>");
-            }
+        if line.contains("<packet ") {
+            let path = feed::attr(&line, "path");
+            line = line.replace(&path, &mask_packet_path(&path));
         }
         out.push_str(&line);
         out.push('\n');
     }
     out
+}
+
+/// `packets/AAA/BBB/replication-<serial 9 digits>-<YYYYMMDDTHHMMSSZ>.gz` (docs/design.md), with
+/// the UTC time replaced by `<instant>`; any other name fails the test.
+fn mask_packet_path(path: &str) -> String {
+    let malformed =
+        || -> ! { panic!("{path}: not packets/AAA/BBB/replication-<serial>-<UTC time>.gz") };
+    let Some(rest) = path.strip_prefix("packets/") else {
+        malformed()
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [aaa, bbb, name] = parts[..] else {
+        malformed()
+    };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let Some((serial, time)) = name
+        .strip_prefix("replication-")
+        .and_then(|n| n.strip_suffix(".gz"))
+        .and_then(|n| n.split_once('-'))
+    else {
+        malformed()
+    };
+    let utc_time = time.len() == 16
+        && digits(&time[..8], 8)
+        && &time[8..9] == "T"
+        && digits(&time[9..15], 6)
+        && &time[15..] == "Z";
+    if !(digits(aaa, 3) && digits(bbb, 3) && digits(serial, 9) && utc_time) {
+        malformed()
+    }
+    let n: u64 = serial.parse().unwrap();
+    assert_eq!(
+        (aaa, bbb),
+        (
+            format!("{:03}", n / 1_000_000).as_str(),
+            format!("{:03}", n / 1000 % 1000).as_str()
+        ),
+        "{path}: folders of serial {n}"
+    );
+    format!("packets/{aaa}/{bbb}/replication-{serial}-<instant>.gz")
 }
 
 fn check(name: &str, actual: &str) {

@@ -140,9 +140,20 @@ fn concurrent_writers_and_random_cuts_lose_and_duplicate_nothing() {
     let env = Env::new("concurrent");
     let writers = common::Writers::start(&env, 4, 100);
     let mut rng = common::workload::Rng::new(7);
-    for _ in 0..10 {
+    // At least 10 cuts at random instants, and on until the writers have committed a fixed
+    // amount of work (however fast this machine writes).
+    let deadline = Instant::now() + common::HANG_GUARD;
+    let mut cuts = 0;
+    while cuts < 10 || writers.committed() < 400 {
         std::thread::sleep(Duration::from_millis(50 + rng.below(300)));
         env.dump();
+        cuts += 1;
+        assert!(
+            Instant::now() < deadline,
+            "the writers committed only {} transactions in {:?}",
+            writers.committed(),
+            common::HANG_GUARD
+        );
     }
     writers.stop();
     env.dump();
@@ -154,58 +165,70 @@ fn concurrent_writers_and_random_cuts_lose_and_duplicate_nothing() {
 #[test]
 fn dump_every_and_apply_follow_keep_a_replica_current_and_stop_cleanly_on_sigterm() {
     let env = Env::new("follow");
-    let mut dumper = Command::new(common::mirror_bin())
-        .args([
-            "dump",
-            "--db",
-            &env.master,
-            "--out",
-            env.feed(),
-            "--every",
-            "1s",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut applier = Command::new(common::mirror_bin())
-        .args([
-            "apply",
-            "--db",
-            &env.replica,
-            "--from",
-            env.feed(),
-            "--follow",
-            "--interval",
-            "200ms",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut dumper = common::Child::spawn(
+        Command::new(common::mirror_bin())
+            .args([
+                "dump",
+                "--db",
+                &env.master,
+                "--out",
+                env.feed(),
+                "--every",
+                "1s",
+            ])
+            .stdout(Stdio::null()),
+    );
+    let mut applier = common::Child::spawn(
+        Command::new(common::mirror_bin())
+            .args([
+                "apply",
+                "--db",
+                &env.replica,
+                "--from",
+                env.feed(),
+                "--follow",
+                "--interval",
+                "200ms",
+            ])
+            .stdout(Stdio::null()),
+    );
     let mut master = env.connect_master();
     let mut work = Workload::new(&mut master, &env.schema, 3, 0);
-    let until = Instant::now() + Duration::from_secs(4);
-    while Instant::now() < until {
-        work.run(&mut master, 10, true);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Wait for the dumper to cut the last writes and the replica to catch up.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let master_serial: i64 = master
-            .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
+    // 0 until the dumper has created its state tables and cut its first packet.
+    let newest = |master: &mut postgres::Client| -> i64 {
+        let created: bool = master
+            .query_one("SELECT to_regclass('replgen.cuts') IS NOT NULL", &[])
             .unwrap()
             .get(0);
-        let pending: i64 = pending_changes(&mut master, &env);
-        let replica_serial = env.replica_digest().last().unwrap().1 .0;
-        if pending == 0 && master_serial > 0 && replica_serial == master_serial {
-            break;
+        if !created {
+            return 0;
         }
+        master
+            .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
+            .unwrap()
+            .get(0)
+    };
+    let replica_serial = || env.replica_position().unwrap_or(0);
+    // Writes go on until the dumper has cut three packets of them and the applier has followed
+    // two, however long that takes on this machine.
+    let deadline = Instant::now() + common::HANG_GUARD;
+    while newest(&mut master) < 3 || replica_serial() < 2 {
+        work.run(&mut master, 10, true);
+        std::thread::sleep(Duration::from_millis(20));
         assert!(
             Instant::now() < deadline,
-            "the replica did not catch up: master {master_serial}, replica {replica_serial}"
+            "no follow after {:?}: {} packets cut, replica at {}",
+            common::HANG_GUARD,
+            newest(&mut master),
+            replica_serial()
         );
-        std::thread::sleep(Duration::from_millis(200));
     }
+    // Then the dumper cuts the last writes and the replica catches up.
+    // In this order: once nothing is pending, every write is in a packet up to the newest cut
+    // read after that (a cut commits its packet and deletes its log rows at once).
+    common::wait_until("the replica has caught up with every write", || {
+        env.pending_changes() == 0 && replica_serial() == newest(&mut master)
+    });
     for child in [&mut dumper, &mut applier] {
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -218,19 +241,6 @@ fn dump_every_and_apply_follow_keep_a_replica_current_and_stop_cleanly_on_sigter
         );
     }
     env.assert_identical();
-}
-
-fn pending_changes(client: &mut postgres::Client, env: &Env) -> i64 {
-    env.schema
-        .tables
-        .iter()
-        .map(|t| {
-            client
-                .query_one(&format!("SELECT count(*) FROM replgen.log_{}", t.id), &[])
-                .unwrap()
-                .get::<_, i64>(0)
-        })
-        .sum()
 }
 
 #[test]
@@ -266,21 +276,31 @@ fn applies_over_http_with_retries() {
 #[test]
 fn a_second_dumper_is_refused_with_a_clear_message() {
     let env = Env::new("two_dumpers");
-    let mut first = Command::new(common::mirror_bin())
-        .args([
-            "dump",
-            "--db",
-            &env.master,
-            "--out",
-            env.feed(),
-            "--every",
-            "1h",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    env.connect_master()
+        .batch_execute(
+            "INSERT INTO artist (id, gid, name, sort_name) \
+             VALUES (1, '10000000-0000-4000-a000-000000000001', 'One', 'One')",
+        )
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut first = common::Child::spawn(
+        Command::new(common::mirror_bin())
+            .args([
+                "dump",
+                "--db",
+                &env.master,
+                "--out",
+                env.feed(),
+                "--every",
+                "1h",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    // The first dumper holds the dumper lock from before its first cut until it stops.
+    common::wait_until("the first dumper has published packet 1", || {
+        std::fs::read_to_string(env.feed.path().join("index.xml"))
+            .is_ok_and(|xml| xml.contains("<packet serial=\"1\""))
+    });
     let err = env.mirror_fails(&["dump", "--db", &env.master, "--out", env.feed()], 1);
     assert!(err.contains("another dumper is running"), "{err}");
     Command::new("kill")

@@ -23,6 +23,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::workload::{literal, Rng};
@@ -183,6 +185,16 @@ const KEY_NAMES: &[&str] = &[
     "s",
     "t",
 ];
+
+/// Where a phase's writers wait for the main thread.
+#[derive(Debug, Clone, Copy)]
+enum Gate {
+    /// For the first three cuts with changes, a quarter of the work apart.
+    Cuts,
+    /// For the export, half-way.
+    Export,
+    None,
+}
 
 #[derive(Debug, Clone)]
 struct ColSpec {
@@ -516,8 +528,14 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// The target folder of the build that made this test (`<target>/debug/deps/unseen_schema-*`):
+/// the nested builds reuse every dependency it compiled instead of compiling them all again.
 fn target_dir() -> PathBuf {
-    repo().join("target").join("unseen")
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary lives in <target>/debug/deps")
+        .to_path_buf()
 }
 
 fn run(cmd: &mut Command, what: &str) -> Output {
@@ -532,7 +550,7 @@ fn run(cmd: &mut Command, what: &str) -> Output {
     out
 }
 
-/// A cargo command isolated from the outer `cargo test`: its own target folder.
+/// A cargo command for a nested build in the outer `cargo test`'s target folder.
 fn cargo_cmd(dir: &Path) -> Command {
     let mut cmd = Command::new(cargo());
     cmd.current_dir(dir)
@@ -739,10 +757,18 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
         })
         .collect();
 
-    let writers = |phase: u64, transactions: usize| {
+    // Cuts with changes made while writers ran, and whether phase 2's export has run: writers
+    // wait for them at fixed points of their work, so cuts and the export interleave with the
+    // writes whatever this machine's speed.
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let exported = Arc::new(AtomicBool::new(false));
+    // Chunks of 10 transactions the writers have run.
+    let written = Arc::new(AtomicUsize::new(0));
+    let writers = |phase: u64, transactions: usize, gate: Gate| {
         (0..3u64)
             .map(|w| {
                 let (db, schema, cubes) = (master.clone(), work_schema.clone(), cube_columns.clone());
+                let (cuts, exported, written) = (cuts.clone(), exported.clone(), written.clone());
                 std::thread::spawn(move || {
                     let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
                     let mut work = common::Workload::new(
@@ -752,8 +778,27 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
                         (phase * 3 + w + 1) as i64,
                     );
                     let mut failed = 0;
-                    for _ in 0..transactions / 10 {
+                    let chunks = transactions / 10;
+                    for chunk in 0..chunks {
+                        match gate {
+                            Gate::Cuts => {
+                                // A quarter of the work in, then two quarters, then three: wait
+                                // for the first, second and third cut with changes.
+                                if let Some(g) = (1..=3).find(|g| chunk == g * chunks / 4) {
+                                    common::wait_until(&format!("cut {g} of phase 1"), || {
+                                        cuts.load(Ordering::SeqCst) >= g
+                                    });
+                                }
+                            }
+                            Gate::Export if chunk == chunks / 2 => {
+                                common::wait_until("the export of phase 2", || {
+                                    exported.load(Ordering::SeqCst)
+                                });
+                            }
+                            Gate::Export | Gate::None => {}
+                        }
                         failed += work.run(&mut client, 10, true);
+                        written.fetch_add(1, Ordering::SeqCst);
                         if cubes.is_empty() {
                             continue;
                         }
@@ -777,12 +822,11 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
     };
 
     // Phase 1: writers and cuts concurrently; replica B follows mid-way.
-    let handles = writers(0, 600);
-    let mut cuts = 0;
+    let handles = writers(0, 600, Gate::Cuts);
     while handles.iter().any(|h| !h.is_finished()) {
         std::thread::sleep(Duration::from_millis(150));
         if !dump().is_empty() {
-            cuts += 1;
+            cuts.fetch_add(1, Ordering::SeqCst);
         }
     }
     let failed1: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
@@ -790,9 +834,13 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
     mirror.ok(&["apply", "--db", &replica_b, "--from", &feed_dir]);
 
     // Phase 2: more writes; an export while they run; explicit TRUNCATEs and key changes.
-    let handles = writers(1, 600);
-    std::thread::sleep(Duration::from_millis(500));
+    let before = written.load(Ordering::SeqCst);
+    let handles = writers(1, 600, Gate::Export);
+    common::wait_until("phase 2's writers have started", || {
+        written.load(Ordering::SeqCst) > before
+    });
     let export = mirror.ok(&["export", "--db", &master, "--out", &feed_dir]);
+    exported.store(true, Ordering::SeqCst);
     assert!(export.contains("export "), "{export}");
     let mut explicit = postgres::Client::connect(&master, postgres::NoTls).unwrap();
     for t in schema.tables.iter().filter(|t| t.key.len() > 1).take(6) {
@@ -814,7 +862,7 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
     while handles.iter().any(|h| !h.is_finished()) {
         std::thread::sleep(Duration::from_millis(150));
         if !dump().is_empty() {
-            cuts += 1;
+            cuts.fetch_add(1, Ordering::SeqCst);
         }
     }
     for t in &truncated {
@@ -824,9 +872,10 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
     }
     let failed2: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     // A last round after the TRUNCATEs, then the final cut.
-    let handles = writers(2, 150);
+    let handles = writers(2, 150, Gate::None);
     let failed3: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     dump();
+    let cuts = cuts.load(Ordering::SeqCst);
     eprintln!(
         "writes done at {:.0?}: {cuts} cuts during writes; failed transactions {failed1} + {failed2} + {failed3}",
         started.elapsed()

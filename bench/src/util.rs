@@ -123,40 +123,9 @@ pub fn cluster() -> Cluster {
 pub fn cluster_with(settings: &[&str]) -> Cluster {
     let all: Vec<&str> = CLUSTER_SETTINGS.iter().chain(settings).copied().collect();
     let cluster = Cluster::start_with(&all);
-    watchdog(&cluster);
+    // A killed benchmark would otherwise leave its server running.
+    cluster.spawn_watchdog();
     cluster
-}
-
-/// Stops the cluster and removes its folder once this process is gone, however it ended (a
-/// killed benchmark would otherwise leave its server running).
-fn watchdog(cluster: &Cluster) {
-    let data = cluster.data_dir();
-    let root = data.parent().expect("the data folder has a parent");
-    let pg_ctl = replgen_testkit::pg_program("pg_ctl");
-    let as_nobody = if is_root() {
-        "setpriv --reuid nobody --regid nogroup --clear-groups -- "
-    } else {
-        ""
-    };
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         if [ -d '{data}' ]; then {as_nobody}'{pg_ctl}' -D '{data}' -m immediate -w stop >/dev/null 2>&1; rm -rf '{root}'; fi",
-        pid = std::process::id(),
-        data = data.display(),
-        pg_ctl = pg_ctl.display(),
-        root = root.display(),
-    );
-    let _ = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// What a finished child process did.

@@ -271,7 +271,10 @@ impl Cluster {
         );
     }
 
-    fn spawn_watchdog(&self) {
+    /// Starts a process that stops this server and removes its folder once this process is gone,
+    /// however it ended (normally, by panic, or killed): for clusters that may never be dropped.
+    /// A cluster already dropped (its data folder removed) is left alone.
+    pub fn spawn_watchdog(&self) {
         let stop = match self.run_as {
             Some(user) => format!(
                 "setpriv --reuid {user} --regid nogroup --clear-groups -- '{}' -D '{}' -m immediate -w stop",
@@ -281,8 +284,10 @@ impl Cluster {
             None => format!("'{}' -D '{}' -m immediate -w stop", pg_program("pg_ctl").display(), self.data.display()),
         };
         let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf '{root}'",
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
+             if [ -d '{data}' ]; then {stop} >/dev/null 2>&1; rm -rf '{root}'; fi",
             pid = std::process::id(),
+            data = self.data.display(),
             root = self.root.display()
         );
         // Deliberately not waited for: it outlives this process to clean up after it.

@@ -9,6 +9,9 @@ pub mod workload;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use replgen_testkit::Cluster;
 
@@ -24,6 +27,55 @@ pub fn schema() -> replgen_schema::Schema {
 
 pub fn mirror_bin() -> &'static str {
     env!("CARGO_BIN_EXE_mirror")
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped unreaped: a failing test leaves no
+/// process behind, nor a pipe that keeps cargo's output open.
+pub struct Child(pub std::process::Child);
+
+impl Child {
+    pub fn spawn(cmd: &mut Command) -> Child {
+        Child(cmd.spawn().expect("start mirror"))
+    }
+}
+
+impl std::ops::Deref for Child {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Child {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// How long [`wait_until`] waits before it calls the wait a hang: far beyond what any condition
+/// takes on a loaded machine, so that it is never a verdict on speed.
+pub const HANG_GUARD: Duration = Duration::from_secs(300);
+
+/// Waits until `done()` holds (polled every 20 ms); panics only after [`HANG_GUARD`], naming
+/// `what` it waited for.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + HANG_GUARD;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {HANG_GUARD:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A master and a replica database with the project's tables, capture installed on the master,
@@ -109,6 +161,21 @@ impl Env {
         postgres::Client::connect(&self.master, postgres::NoTls).unwrap()
     }
 
+    /// Committed changes on the master not yet cut into a packet (rows of the change logs).
+    pub fn pending_changes(&self) -> i64 {
+        let mut client = self.connect_master();
+        self.schema
+            .tables
+            .iter()
+            .map(|t| {
+                client
+                    .query_one(&format!("SELECT count(*) FROM replgen.log_{}", t.id), &[])
+                    .unwrap()
+                    .get::<_, i64>(0)
+            })
+            .sum()
+    }
+
     pub fn connect_replica(&self) -> postgres::Client {
         postgres::Client::connect(&self.replica, postgres::NoTls).unwrap()
     }
@@ -158,14 +225,29 @@ impl Env {
     /// The replica's digest of every table (to prove a refusal changed nothing).
     pub fn replica_digest(&self) -> Vec<(String, (i64, String))> {
         let mut d = digests(&self.replica, &self.schema);
-        let mut client = self.connect_replica();
-        let position: Option<i64> = client
-            .query_opt("SELECT serial FROM replgen.replica_state WHERE to_regclass('replgen.replica_state') IS NOT NULL", &[])
-            .ok()
-            .flatten()
-            .map(|r| r.get(0));
+        let position = self.replica_position();
         d.push(("position".into(), (position.unwrap_or(-1), String::new())));
         d
+    }
+
+    /// The serial of the last packet applied to the replica; None before the first apply or
+    /// import.
+    pub fn replica_position(&self) -> Option<i64> {
+        let mut client = self.connect_replica();
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass('replgen.replica_state') IS NOT NULL",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if !exists {
+            return None;
+        }
+        client
+            .query_opt("SELECT serial FROM replgen.replica_state", &[])
+            .unwrap()
+            .map(|r| r.get(0))
     }
 }
 
@@ -236,31 +318,44 @@ pub fn packet_lines(feed: &Path) -> Vec<(u64, String)> {
 
 /// Threads running the random workload against the master until stopped.
 pub struct Writers {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
+    committed: Arc<AtomicUsize>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Writers {
     /// `count` writers; each gets its own seed and key range.
     pub fn start(env: &Env, count: u64, seed: u64) -> Writers {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let committed = Arc::new(AtomicUsize::new(0));
         let threads = (0..count)
             .map(|w| {
-                let (db, schema, stop) = (env.master.clone(), env.schema.clone(), stop.clone());
+                let (db, schema) = (env.master.clone(), env.schema.clone());
+                let (stop, committed) = (stop.clone(), committed.clone());
                 std::thread::spawn(move || {
                     let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
                     let mut work = Workload::new(&mut client, &schema, seed + w, w as i64 + 1);
-                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                        work.run(&mut client, 5, true);
+                    while !stop.load(Ordering::SeqCst) {
+                        let failed = work.run(&mut client, 5, true);
+                        committed.fetch_add(5 - failed, Ordering::SeqCst);
                     }
                 })
             })
             .collect();
-        Writers { stop, threads }
+        Writers {
+            stop,
+            committed,
+            threads,
+        }
+    }
+
+    /// Transactions the writers have committed so far.
+    pub fn committed(&self) -> usize {
+        self.committed.load(Ordering::SeqCst)
     }
 
     pub fn stop(self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
         for t in self.threads {
             t.join().unwrap();
         }
