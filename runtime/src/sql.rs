@@ -63,6 +63,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         "table_digest",
         include_str!("../templates/table_digest.sql.jinja"),
     ),
+    (
+        "table_buckets",
+        include_str!("../templates/table_buckets.sql.jinja"),
+    ),
+    (
+        "bucket_rows",
+        include_str!("../templates/bucket_rows.sql.jinja"),
+    ),
+    (
+        "apply_mode",
+        include_str!("../templates/apply_mode.sql.jinja"),
+    ),
+    (
+        "replica_hazards",
+        include_str!("../templates/replica_hazards.sql.jinja"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -84,12 +100,18 @@ pub fn quote_ident(name: &str) -> String {
     replgen_schema::quote_ident(name)
 }
 
+/// A string literal (standard_conforming_strings is on: only quotes are doubled).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// The context a table's templates see.
 pub fn table_context(t: &TableDef) -> Value {
     let column = |name: &str| context! { q => quote_ident(name) };
     context! {
         id => t.id,
         qname => capture::qualified_name(t.schema, t.name),
+        qlit => quote_literal(&capture::qualified_name(t.schema, t.name)),
         log => capture::change_log_qualified(t.id),
         stage => quote_ident(&format!("replgen_stage_{}", t.id)),
         columns => t.columns.iter().map(|c| column(c.name)).collect::<Vec<_>>(),
@@ -119,6 +141,12 @@ pub fn for_table(template: &str, t: &TableDef) -> String {
 pub fn for_tables(template: &str, tables: &[&TableDef]) -> String {
     let tables: Vec<Value> = tables.iter().map(|t| table_context(t)).collect();
     render(template, context! { tables => tables })
+}
+
+/// The query that says whether this role may set session_replication_role (the privilege
+/// function exists from PostgreSQL 15 on).
+pub fn apply_mode(pg15: bool) -> String {
+    render("apply_mode", context! { pg15 => pg15 })
 }
 
 /// Renders a template without parameters.
@@ -191,7 +219,7 @@ mod tests {
             check_key: |_| Ok(()),
         };
         for (name, _) in TEMPLATES {
-            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)] };
+            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)], pg15 => true };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
         }

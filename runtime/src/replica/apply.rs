@@ -143,10 +143,7 @@ impl Replica {
             &format!("packet {}", entry.serial),
         )?;
 
-        let mut tx = self
-            .client
-            .transaction()
-            .context(|| "cannot begin a transaction".into())?;
+        let mut tx = super::begin(&mut self.client, schema, self.mode)?;
         let at = position::lock(&mut tx)?.unwrap_or(0);
         if at >= entry.serial {
             return Err(Error::AlreadyApplied {
@@ -218,6 +215,7 @@ impl Replica {
             header.schema_version,
             &header.fingerprint,
             &header.created,
+            false,
         )?;
         crash_point("apply-before-commit");
         tx.commit()

@@ -71,10 +71,7 @@ impl Replica {
             .map(|(dir, _)| dir.to_string())
             .unwrap_or_default();
 
-        let mut tx = self
-            .client
-            .transaction()
-            .context(|| "cannot begin the import".into())?;
+        let mut tx = super::begin(&mut self.client, schema, self.mode)?;
         let existing = position::lock(&mut tx)?;
         for table in schema.tables {
             let has_rows: bool = tx
@@ -123,6 +120,7 @@ impl Replica {
             manifest.schema_version,
             &manifest.fingerprint,
             &manifest.created,
+            true,
         )?;
         for table in schema.tables {
             tx.batch_execute(&sql::for_table("analyze", table))

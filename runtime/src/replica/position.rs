@@ -13,6 +13,8 @@ pub struct Position {
     pub fingerprint: String,
     pub packet_created: String,
     pub applied_at: String,
+    /// Set by an import: `packet_created` is then the export's time.
+    pub imported: bool,
 }
 
 /// Records the replica's new position, inside the transaction that changed its data.
@@ -22,13 +24,15 @@ pub(super) fn set(
     schema_version: u32,
     fingerprint: &str,
     created: &str,
+    imported: bool,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO replgen.replica_state (id, serial, schema_version, fingerprint, packet_created, applied_at) \
-         VALUES (true, $1, $2, $3, $4, now()) \
+        "INSERT INTO replgen.replica_state (id, serial, schema_version, fingerprint, packet_created, applied_at, imported) \
+         VALUES (true, $1, $2, $3, $4, now(), $5) \
          ON CONFLICT (id) DO UPDATE SET serial = EXCLUDED.serial, schema_version = EXCLUDED.schema_version, \
-         fingerprint = EXCLUDED.fingerprint, packet_created = EXCLUDED.packet_created, applied_at = now()",
-        &[&(serial as i64), &(schema_version as i32), &fingerprint, &created],
+         fingerprint = EXCLUDED.fingerprint, packet_created = EXCLUDED.packet_created, applied_at = now(), \
+         imported = EXCLUDED.imported",
+        &[&(serial as i64), &(schema_version as i32), &fingerprint, &created, &imported],
     )
     .map(|_| ())
     .context(|| "cannot record the replica's position".into())
@@ -48,7 +52,8 @@ pub(super) fn read(client: &mut Client) -> Result<Option<Position>> {
     let row = client
         .query_opt(
             "SELECT serial, schema_version, fingerprint, packet_created, \
-             to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM replgen.replica_state",
+             to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+             coalesce((to_jsonb(s) ->> 'imported')::boolean, false) FROM replgen.replica_state s",
             &[],
         )
         .context(|| "cannot read the replica's position".into())?;
@@ -58,6 +63,7 @@ pub(super) fn read(client: &mut Client) -> Result<Option<Position>> {
         fingerprint: r.get(2),
         packet_created: r.get(3),
         applied_at: r.get(4),
+        imported: r.get(5),
     }))
 }
 
