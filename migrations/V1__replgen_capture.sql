@@ -260,6 +260,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist"
     EXECUTE FUNCTION "replgen"."capture_1_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 2: public.area, key (id)
 
@@ -460,6 +467,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."area"
     EXECUTE FUNCTION "replgen"."capture_2_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."area"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 3: public.label, key (id)
 
@@ -660,6 +674,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."label"
     EXECUTE FUNCTION "replgen"."capture_3_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."label"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 4: public.release_group, key (id)
 
@@ -860,6 +881,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."release_group"
     EXECUTE FUNCTION "replgen"."capture_4_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release_group"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 5: public.release, key (id)
 
@@ -1060,6 +1088,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."release"
     EXECUTE FUNCTION "replgen"."capture_5_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 6: public.medium, key (id)
 
@@ -1260,6 +1295,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."medium"
     EXECUTE FUNCTION "replgen"."capture_6_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."medium"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 7: public.track, key (id)
 
@@ -1460,6 +1502,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."track"
     EXECUTE FUNCTION "replgen"."capture_7_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."track"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 8: public.recording, key (id)
 
@@ -1660,6 +1709,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."recording"
     EXECUTE FUNCTION "replgen"."capture_8_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."recording"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 9: public.artist_credit, key (id)
 
@@ -1860,6 +1916,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_credit"
     EXECUTE FUNCTION "replgen"."capture_9_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 10: public.artist_credit_name, key (artist_credit, position)
 
@@ -2066,6 +2129,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_credit_name
     EXECUTE FUNCTION "replgen"."capture_10_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit_name"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 11: public.artist_gid_redirect, key (gid)
 
@@ -2266,6 +2336,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_gid_redirec
     EXECUTE FUNCTION "replgen"."capture_11_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_gid_redirect"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 12: public.tag, key (id)
 
@@ -2466,6 +2543,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."tag"
     EXECUTE FUNCTION "replgen"."capture_12_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."tag"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 13: public.artist_tag, key (artist, tag)
 
@@ -2672,6 +2756,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_tag"
     EXECUTE FUNCTION "replgen"."capture_13_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_tag"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 14: public.replication_control_note, key (code)
 
@@ -2872,6 +2963,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."replication_contro
     EXECUTE FUNCTION "replgen"."capture_14_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."replication_control_note"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 15: musicbrainz.editor_note, key (id)
 
@@ -3072,5 +3170,12 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."editor_note"
     EXECUTE FUNCTION "replgen"."capture_15_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."editor_note"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 COMMIT;

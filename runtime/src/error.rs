@@ -183,11 +183,31 @@ pub enum Error {
     NoExport { feed: String },
     #[error("the replica is not empty ({reason}); import loads only into empty tables, or pass --replace to overwrite them")]
     NotEmpty { reason: String },
+    /// `apply` or `import` pointed at a database with change capture installed.
+    #[error(
+        "this database publishes a feed (change capture is installed: replgen.meta exists), so it is a master \
+         or a cascading mirror; applying packets to it would overwrite its own newer changes and publish \
+         them again. Point --db at the replica; if this is a mirror that republishes what it applies, pass --cascade"
+    )]
+    PublishesFeed,
+    /// The role may not set session_replication_role, and objects on the replica would fire.
+    #[error(
+        "this role may not set session_replication_role = replica (a superuser may, or a role granted \
+         SET ON PARAMETER session_replication_role), and without it these would make the replica differ \
+         from the master: {}. Grant the privilege, or drop or disable them; nothing was changed",
+        objects.join("; ")
+    )]
+    ReplicaHazards { objects: Vec<String> },
     /// The replica's database refused a row the codec accepted (a constraint, a type).
     #[error("{what}: the replica refused a row: {reason}")]
     RowRefused { what: String, reason: String },
 
     // Tools.
+    #[error("{which}: {source}")]
+    CompareDatabase {
+        which: &'static str,
+        source: Box<Error>,
+    },
     #[error("{differing} of {tables} tables differ")]
     TablesDiffer { differing: usize, tables: usize },
     #[error("{0}")]

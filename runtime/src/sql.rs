@@ -17,6 +17,8 @@ macro_rules! templates {
 
 const TEMPLATES: &[(&str, &str)] = templates![
     "analyze",
+    "apply_mode",
+    "bucket_rows",
     "capture_installed",
     "consume_log",
     "dump_plan",
@@ -33,11 +35,13 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "merge",
     "new_feed",
     "pending",
+    "replica_hazards",
     "replica_state",
     "set_position",
     "stage",
     "stage_copy",
     "state",
+    "table_buckets",
     "table_digest",
     "vacuum_log",
 ];
@@ -61,12 +65,18 @@ pub fn quote_ident(name: &str) -> String {
     replgen_schema::quote_ident(name)
 }
 
+/// A string literal (standard_conforming_strings is on: only quotes are doubled).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// The context a table's templates see.
 pub fn table_context(t: &TableDef) -> Value {
     let column = |name: &str| context! { q => quote_ident(name) };
     context! {
         id => t.id,
         qname => capture::qualified_name(t.schema, t.name),
+        qlit => quote_literal(&capture::qualified_name(t.schema, t.name)),
         log => capture::change_log_qualified(t.id),
         stage => quote_ident(&format!("replgen_stage_{}", t.id)),
         columns => t.columns.iter().map(|c| column(c.name)).collect::<Vec<_>>(),
@@ -96,6 +106,12 @@ pub fn for_table(template: &str, t: &TableDef) -> String {
 pub fn for_tables(template: &str, tables: &[&TableDef]) -> String {
     let tables: Vec<Value> = tables.iter().map(|t| table_context(t)).collect();
     render(template, context! { tables => tables })
+}
+
+/// The query that says whether this role may set session_replication_role (the privilege
+/// function exists from PostgreSQL 15 on).
+pub fn apply_mode(pg15: bool) -> String {
+    render("apply_mode", context! { pg15 => pg15 })
 }
 
 /// Renders a template without parameters.
@@ -168,7 +184,7 @@ mod tests {
             check_key: |_| Ok(()),
         };
         for (name, _) in TEMPLATES {
-            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)] };
+            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)], pg15 => true };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
         }

@@ -102,6 +102,10 @@ enum Command {
         /// Replace the rows of a replica that is not empty.
         #[arg(long)]
         replace: bool,
+        /// The database publishes a feed of its own (a cascading mirror): load it anyway, and
+        /// let its capture publish what is loaded.
+        #[arg(long)]
+        cascade: bool,
     },
     /// Applies every packet after the replica's position, in order.
     Apply {
@@ -115,6 +119,10 @@ enum Command {
         /// How often --follow polls.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         interval: Duration,
+        /// The database publishes a feed of its own (a cascading mirror): apply anyway, and let
+        /// its capture publish what is applied.
+        #[arg(long)]
+        cascade: bool,
     },
     /// Compares every replicated table of two databases (a master and a replica, say).
     Compare {
@@ -288,9 +296,15 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             );
             Ok(())
         }
-        Command::Import { db, from, replace } => {
+        Command::Import {
+            db,
+            from,
+            replace,
+            cascade,
+        } => {
             let source = Source::parse(&from);
-            let mut replica = Replica::connect(&db.db, schema)?;
+            let mut replica = Replica::connect(&db.db, schema, cascade)?;
+            println!("{}", replica.mode().describe());
             let started = Instant::now();
             // A bar over the tables when a person watches; the summary line either way.
             let bar = std::io::stderr().is_terminal().then(|| {
@@ -322,16 +336,18 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             from,
             follow,
             interval,
+            cascade,
         } => {
             let source = Source::parse(&from);
             let stop = stop_flag();
             let connect = || {
-                Replica::connect(&db.db, schema).map(|mut replica| {
+                Replica::connect(&db.db, schema, cascade).map(|mut replica| {
                     replica.stop = Arc::clone(&stop);
                     replica
                 })
             };
             let mut replica = connect()?;
+            println!("{}", replica.mode().describe());
             // Following, the same failure is reported once, not at every poll.
             let mut last_error = String::new();
             loop {
@@ -392,6 +408,12 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                     "table {} differs: {} rows on the first database, {} on the second",
                     d.table, d.first_rows, d.second_rows
                 );
+                for (key, how) in &d.keys {
+                    println!("  key {key}: {}", how.describe());
+                }
+                if d.more_keys {
+                    println!("  (more keys differ)");
+                }
             }
             if report.differences.is_empty() {
                 println!(

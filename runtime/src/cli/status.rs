@@ -16,6 +16,10 @@ struct StatusJson<'a> {
     newest_created: Option<&'a str>,
     packets_behind: Option<u64>,
     seconds_behind: Option<f64>,
+    /// Now (this machine's clock) minus the creation time of what the replica last applied.
+    seconds_behind_now: Option<f64>,
+    /// The position was set by an import: `packet_created` is the export's time.
+    imported: Option<bool>,
 }
 
 pub(super) fn print(db: &str, from: Option<&str>, json: bool) -> Result<()> {
@@ -39,6 +43,14 @@ pub(super) fn print(db: &str, from: Option<&str>, json: bool) -> Result<()> {
         },
         _ => None,
     };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let seconds_behind_now = position
+        .as_ref()
+        .and_then(|p| timefmt::parse_epoch(&p.packet_created))
+        .map(|created| (now - created).max(0.0));
     if json {
         let report = StatusJson {
             serial,
@@ -49,6 +61,8 @@ pub(super) fn print(db: &str, from: Option<&str>, json: bool) -> Result<()> {
             newest_created: newest.as_ref().map(|n| n.timestamp.as_str()),
             packets_behind: behind,
             seconds_behind: seconds_behind.map(|s| (s * 1000.0).round() / 1000.0),
+            seconds_behind_now: seconds_behind_now.map(|s| (s * 1000.0).round() / 1000.0),
+            imported: position.as_ref().map(|p| p.imported),
         };
         let text = serde_json::to_string(&report).expect("a status serializes");
         println!("{text}");
@@ -56,8 +70,22 @@ pub(super) fn print(db: &str, from: Option<&str>, json: bool) -> Result<()> {
     }
     match &position {
         Some(p) => println!(
-            "replica at packet {} (schema_version {}), packet created {}, applied {}",
-            p.serial, p.schema_version, p.packet_created, p.applied_at
+            "replica at packet {} (schema_version {}), packet created {}{}, applied {}{}",
+            p.serial,
+            p.schema_version,
+            p.packet_created,
+            if p.imported {
+                format!(
+                    " (the export's time: the replica imported export {} and has applied no packet since)",
+                    p.serial
+                )
+            } else {
+                String::new()
+            },
+            p.applied_at,
+            seconds_behind_now
+                .map(|s| format!("; {s:.1} s behind now"))
+                .unwrap_or_default()
         ),
         None => println!("replica has no position yet (import an export, or apply from packet 1)"),
     }
@@ -69,7 +97,7 @@ pub(super) fn print(db: &str, from: Option<&str>, json: bool) -> Result<()> {
                 n.timestamp,
                 behind.unwrap_or(0),
                 seconds_behind
-                    .map(|s| format!(", {s:.1} s behind"))
+                    .map(|s| format!(", {s:.1} s behind the newest packet"))
                     .unwrap_or_default()
             ),
             None => println!("feed: no packets listed"),

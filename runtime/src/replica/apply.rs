@@ -182,10 +182,7 @@ impl Replica {
             &format!("packet {}", entry.serial),
         )?;
 
-        let mut tx = self
-            .client
-            .transaction()
-            .context(|| "cannot begin a transaction".into())?;
+        let mut tx = super::begin(&mut self.client, schema, self.mode)?;
         let at = position::lock(&mut tx)?.unwrap_or(0);
         if at >= entry.serial {
             return Err(Error::AlreadyApplied {
@@ -264,6 +261,7 @@ impl Replica {
                 created: &header.created,
                 feed: feed.as_deref(),
                 last_sha256: Some(&entry.sha256),
+                imported: false,
             },
         )?;
         crash_point("apply-before-commit");

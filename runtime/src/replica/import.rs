@@ -71,10 +71,7 @@ impl Replica {
             .map(|(dir, _)| dir.to_string())
             .unwrap_or_default();
 
-        let mut tx = self
-            .client
-            .transaction()
-            .context(|| "cannot begin the import".into())?;
+        let mut tx = super::begin(&mut self.client, schema, self.mode)?;
         let existing = position::lock(&mut tx)?;
         for table in schema.tables {
             let has_rows: bool = tx
@@ -127,6 +124,7 @@ impl Replica {
                 created: &manifest.created,
                 feed,
                 last_sha256: manifest.packet_sha256.as_deref(),
+                imported: true,
             },
         )?;
         for table in schema.tables {

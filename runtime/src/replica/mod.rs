@@ -10,7 +10,7 @@ mod rows;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use postgres::Client;
+use postgres::{Client, GenericClient, Transaction};
 
 pub use apply::ApplySummary;
 pub use position::Position;
@@ -21,9 +21,39 @@ use crate::error::{Context, Error, Result};
 use crate::packet::Limits;
 use crate::sql;
 
+/// How apply and import run, decided once per connection from the role's privileges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyMode {
+    /// `session_replication_role = replica`, as PostgreSQL's subscribers apply: foreign-key
+    /// actions and ordinary triggers and rules do not fire; ENABLE ALWAYS/REPLICA ones do.
+    Replica,
+    /// An ordinary session: the role may not set the parameter, and the replicated tables have
+    /// no foreign-key action, ordinary trigger, rule or policy that could fire.
+    Origin,
+}
+
+impl ApplyMode {
+    /// One line that says which mode runs and why.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ApplyMode::Replica => {
+                "applying with session_replication_role = replica (this role may set it): \
+                 foreign-key actions and ordinary triggers and rules do not fire; triggers marked \
+                 ENABLE ALWAYS or ENABLE REPLICA do"
+            }
+            ApplyMode::Origin => {
+                "applying with session_replication_role = origin (this role may not set it to \
+                 replica); the replicated tables have no foreign-key action, ordinary trigger, rule \
+                 or row-level security policy that could fire"
+            }
+        }
+    }
+}
+
 pub struct Replica {
     client: Client,
     schema: &'static SchemaDef,
+    mode: ApplyMode,
     pub limits: Limits,
     /// Private (0700), unpredictable, removed on drop: where downloads wait to be applied.
     work_dir: tempfile::TempDir,
@@ -32,9 +62,19 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Connects, creates the replica's state table if needed and takes the replica lock.
-    pub fn connect(db: &str, schema: &'static SchemaDef) -> Result<Replica> {
+    /// Connects, refuses a database that publishes a feed (unless `cascade`) and one where
+    /// apply could not run safely (see [`ApplyMode`]), then creates the replica's state table if
+    /// needed and takes the replica lock. Nothing is changed before both checks pass.
+    pub fn connect(db: &str, schema: &'static SchemaDef, cascade: bool) -> Result<Replica> {
         let mut client = db::connect(db)?;
+        let publishes: bool = client
+            .query_one("SELECT to_regclass('replgen.meta') IS NOT NULL", &[])
+            .context(|| "cannot look for replgen.meta".into())?
+            .get(0);
+        if publishes && !cascade {
+            return Err(Error::PublishesFeed);
+        }
+        let mode = apply_mode(&mut client, schema)?;
         // Staging tables are temporary: give them memory before the first one exists.
         let _ = client.batch_execute("SET temp_buffers = '256MB'");
         client
@@ -52,10 +92,16 @@ impl Replica {
         Ok(Replica {
             client,
             schema,
+            mode,
             limits: Limits::default(),
             work_dir,
             stop: Default::default(),
         })
+    }
+
+    /// How this connection applies.
+    pub fn mode(&self) -> ApplyMode {
+        self.mode
     }
 
     /// Connects for reading the position only (no lock, nothing created).
@@ -87,4 +133,61 @@ impl Replica {
         }
         Ok(())
     }
+}
+
+/// Decides how apply runs here; refuses, naming them, when the role may not set
+/// session_replication_role and objects on the replicated tables would fire.
+fn apply_mode(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<ApplyMode> {
+    let version: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::integer", &[])
+        .context(|| "cannot read the server's version".into())?
+        .get(0);
+    let may_set: bool = client
+        .query_opt(&sql::apply_mode(version >= 150_000), &[])
+        .context(|| "cannot read this role's privileges".into())?
+        .map(|row| row.get(0))
+        .unwrap_or(false);
+    if may_set {
+        return Ok(ApplyMode::Replica);
+    }
+    check_hazards(client, schema)?;
+    Ok(ApplyMode::Origin)
+}
+
+fn check_hazards(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> {
+    let objects: Vec<String> = client
+        .query(&sql::for_tables("replica_hazards", schema.tables), &[])
+        .context(|| {
+            "cannot read the replicated tables' foreign keys, triggers, rules and policies".into()
+        })?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if objects.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ReplicaHazards { objects })
+    }
+}
+
+/// Starts an apply or import transaction in this connection's mode, with row-level security
+/// off (a policy must never hide rows from apply's deletes). In the origin mode the objects are
+/// checked again, inside the transaction: one created since the connection would fire.
+fn begin<'a>(
+    client: &'a mut Client,
+    schema: &SchemaDef,
+    mode: ApplyMode,
+) -> Result<Transaction<'a>> {
+    let mut tx = client
+        .transaction()
+        .context(|| "cannot begin a transaction".into())?;
+    tx.batch_execute("SET LOCAL row_security = off")
+        .context(|| "cannot set row_security = off".into())?;
+    match mode {
+        ApplyMode::Replica => tx
+            .batch_execute("SET LOCAL session_replication_role = replica")
+            .context(|| "cannot set session_replication_role = replica".into())?,
+        ApplyMode::Origin => check_hazards(&mut tx, schema)?,
+    }
+    Ok(tx)
 }

@@ -18,6 +18,8 @@ pub struct Position {
     pub feed: Option<String>,
     /// The sha256 of the packet applied last, which the next packet names as its predecessor.
     pub last_sha256: Option<String>,
+    /// Set by an import: `packet_created` is then the export's time.
+    pub imported: bool,
 }
 
 /// A new position, written with the data it describes.
@@ -28,6 +30,7 @@ pub(super) struct Update<'a> {
     pub created: &'a str,
     pub feed: Option<&'a str>,
     pub last_sha256: Option<&'a str>,
+    pub imported: bool,
 }
 
 /// Records the replica's new position, inside the transaction that changed its data.
@@ -41,6 +44,7 @@ pub(super) fn set(tx: &mut Transaction, new: &Update) -> Result<()> {
             &new.created,
             &new.feed,
             &new.last_sha256,
+            &new.imported,
         ],
     )
     .map(|_| ())
@@ -64,7 +68,8 @@ pub(super) fn read(client: &mut Client) -> Result<Option<Position>> {
         .query_opt(
             "SELECT serial, schema_version, fingerprint, packet_created, \
              to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
-             to_jsonb(s) ->> 'feed', to_jsonb(s) ->> 'last_sha256' FROM replgen.replica_state s",
+             to_jsonb(s) ->> 'feed', to_jsonb(s) ->> 'last_sha256', \
+             coalesce((to_jsonb(s) ->> 'imported')::boolean, false) FROM replgen.replica_state s",
             &[],
         )
         .context(|| "cannot read the replica's position".into())?;
@@ -76,6 +81,7 @@ pub(super) fn read(client: &mut Client) -> Result<Option<Position>> {
         applied_at: r.get(4),
         feed: r.get(5),
         last_sha256: r.get(6),
+        imported: r.get(7),
     }))
 }
 

@@ -247,6 +247,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."everything"
     EXECUTE FUNCTION "replgen"."capture_1_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."everything"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."everything" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."everything" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."everything" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."everything" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."everything" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 2: public.by_enum, key (mood, day)
 
@@ -453,5 +460,12 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."by_enum"
     EXECUTE FUNCTION "replgen"."capture_2_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."by_enum"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."by_enum" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."by_enum" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."by_enum" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."by_enum" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."by_enum" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 COMMIT;

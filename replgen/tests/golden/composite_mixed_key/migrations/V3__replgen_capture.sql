@@ -253,6 +253,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_credit_name
     EXECUTE FUNCTION "replgen"."capture_2_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit_name"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 7: public.iso_3166_2, key (area, code)
 
@@ -459,5 +466,12 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."iso_3166_2"
     EXECUTE FUNCTION "replgen"."capture_7_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."iso_3166_2"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."iso_3166_2" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."iso_3166_2" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."iso_3166_2" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."iso_3166_2" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."iso_3166_2" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 COMMIT;

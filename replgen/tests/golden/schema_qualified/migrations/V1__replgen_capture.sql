@@ -248,6 +248,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist"
     EXECUTE FUNCTION "replgen"."capture_1_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 2: musicbrainz.artist, key (id)
 
@@ -448,6 +455,13 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."artist"
     EXECUTE FUNCTION "replgen"."capture_2_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."artist"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 3: musicbrainz.editor_note, key (editor, note_id)
 
@@ -654,5 +668,12 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."editor_note"
     EXECUTE FUNCTION "replgen"."capture_3_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."editor_note"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 COMMIT;

@@ -246,5 +246,12 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."Odd.Table"
     EXECUTE FUNCTION "replgen"."capture_5_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."Odd.Table"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."Odd.Table" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."Odd.Table" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."Odd.Table" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."Odd.Table" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."Odd.Table" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 COMMIT;

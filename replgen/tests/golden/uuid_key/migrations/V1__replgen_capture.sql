@@ -246,5 +246,12 @@ CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_gid_redirec
     EXECUTE FUNCTION "replgen"."capture_11_key"();
 CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_gid_redirect"
     FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_truncate"();
+-- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
+-- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_insert";
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_update";
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_delete";
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_key_update";
+ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 COMMIT;

@@ -1,0 +1,330 @@
+//! What operators do to masters and mirrors (contract §6): apply pointed at the master, replica
+//! tables with their own foreign keys and triggers, writes under session_replication_role =
+//! replica, and what `compare` and `status` tell a person.
+
+mod common;
+
+use common::{Env, Workload};
+use replgen_testkit::Cluster;
+
+/// The `area` table's id in schema.yaml.
+const AREA: &str = "2";
+
+fn insert_area(client: &mut postgres::Client, id: i32, name: &str) {
+    client
+        .execute(
+            "INSERT INTO area (id, gid, name) VALUES ($1, gen_random_uuid(), $2)",
+            &[&id, &name],
+        )
+        .unwrap();
+}
+
+fn count(client: &mut postgres::Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+/// The lines of the packets listed after `after`, for table `table`.
+fn lines_after(env: &Env, after: u64, table: &str) -> Vec<String> {
+    common::packet_lines(env.feed.path())
+        .into_iter()
+        .filter(|(serial, line)| *serial > after && line.split('\t').next() == Some(table))
+        .map(|(_, line)| line)
+        .collect()
+}
+
+#[test]
+fn apply_and_import_against_the_master_refuse_and_change_nothing() {
+    let env = Env::new("ops_master");
+    let mut master = env.connect_master();
+    Workload::new(&mut master, &env.schema, 11, 0).run(&mut master, 100, false);
+    insert_area(&mut master, 900_001, "old");
+    env.dump();
+    env.mirror_ok(&["export", "--db", &env.master, "--out", env.feed()]);
+    // The master's own newer change, not yet dumped.
+    master
+        .execute("UPDATE area SET name = 'NEW' WHERE id = 900001", &[])
+        .unwrap();
+    let before = common::digests(&env.master, &env.schema);
+    for args in [
+        vec!["apply", "--db", &env.master, "--from", env.feed()],
+        vec![
+            "import",
+            "--db",
+            &env.master,
+            "--from",
+            env.feed(),
+            "--replace",
+        ],
+    ] {
+        let err = env.mirror_fails(&args, 1);
+        assert!(
+            err.contains("publishes a feed") && err.contains("--cascade"),
+            "{err}"
+        );
+    }
+    assert_eq!(common::digests(&env.master, &env.schema), before);
+    let name: String = master
+        .query_one("SELECT name FROM area WHERE id = 900001", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "NEW");
+    let serial = common::packet_lines(env.feed.path())
+        .last()
+        .map(|(s, _)| *s)
+        .unwrap();
+    // The next packet carries the master's one change and nothing re-applied.
+    let out = env.dump();
+    assert!(out.contains(" 1 rows"), "{out}");
+    let lines = lines_after(&env, serial, AREA);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("\tNEW\t"), "{lines:?}");
+}
+
+#[test]
+fn a_cascading_mirror_applies_with_cascade_and_its_capture_publishes_it() {
+    let env = Env::new("ops_cascade");
+    let mut master = env.connect_master();
+    Workload::new(&mut master, &env.schema, 12, 0).run(&mut master, 100, false);
+    env.dump();
+    env.mirror_ok(&["install", "--db", &env.replica]);
+    let err = env.mirror_fails(&["apply", "--db", &env.replica, "--from", env.feed()], 1);
+    assert!(err.contains("publishes a feed"), "{err}");
+    env.mirror_ok(&[
+        "apply",
+        "--db",
+        &env.replica,
+        "--from",
+        env.feed(),
+        "--cascade",
+    ]);
+    env.assert_identical();
+    // Applied under session_replication_role = replica, yet captured (ENABLE ALWAYS).
+    let second = tempfile::tempdir().unwrap();
+    let out = env.mirror_ok(&[
+        "dump",
+        "--db",
+        &env.replica,
+        "--out",
+        second.path().to_str().unwrap(),
+    ]);
+    assert!(out.starts_with("packet 1: "), "{out}");
+    let ours = common::packet_lines(env.feed.path()).len();
+    assert_eq!(common::packet_lines(second.path()).len(), ours);
+}
+
+/// The replica's own objects: a child table with ON DELETE CASCADE on a replicated table, an
+/// ENABLE ALWAYS trigger feeding an audit table, and an ordinary trigger.
+fn replica_objects(env: &Env) {
+    env.connect_replica()
+        .batch_execute(
+            "CREATE TABLE local_note (id serial PRIMARY KEY, \
+                 area_id integer NOT NULL REFERENCES area (id) ON DELETE CASCADE, note text);
+             CREATE TABLE audit (area_id integer, name text);
+             CREATE TABLE ordinary_fired (area_id integer);
+             CREATE FUNCTION audit_area() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN INSERT INTO audit VALUES (NEW.id, NEW.name); RETURN NULL; END $$;
+             CREATE FUNCTION ordinary_area() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN INSERT INTO ordinary_fired VALUES (NEW.id); RETURN NULL; END $$;
+             CREATE TRIGGER audit_area AFTER INSERT ON area FOR EACH ROW EXECUTE FUNCTION audit_area();
+             ALTER TABLE area ENABLE ALWAYS TRIGGER audit_area;
+             CREATE TRIGGER ordinary_area AFTER INSERT ON area FOR EACH ROW EXECUTE FUNCTION ordinary_area();",
+        )
+        .unwrap();
+}
+
+#[test]
+fn apply_runs_as_a_subscriber_so_replica_cascades_do_not_fire_and_always_triggers_do() {
+    let env = Env::new("ops_fk");
+    let mut master = env.connect_master();
+    insert_area(&mut master, 900_001, "first");
+    env.dump();
+    env.apply();
+    replica_objects(&env);
+    let mut replica = env.connect_replica();
+    replica
+        .execute(
+            "INSERT INTO local_note (area_id, note) VALUES (900001, 'mine')",
+            &[],
+        )
+        .unwrap();
+    // Apply deletes and re-inserts the updated row.
+    master
+        .execute("UPDATE area SET name = 'second' WHERE id = 900001", &[])
+        .unwrap();
+    env.dump();
+    let out = env.apply();
+    env.assert_identical();
+    assert_eq!(count(&mut replica, "SELECT count(*) FROM local_note"), 1);
+    assert_eq!(
+        count(
+            &mut replica,
+            "SELECT count(*) FROM audit WHERE area_id = 900001 AND name = 'second'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(&mut replica, "SELECT count(*) FROM ordinary_fired"),
+        0
+    );
+    assert!(out.contains("session_replication_role = replica"), "{out}");
+}
+
+#[test]
+fn a_role_that_may_not_set_the_replication_role_is_refused_naming_what_would_fire() {
+    let env = Env::new("ops_role");
+    let mut master = env.connect_master();
+    insert_area(&mut master, 900_001, "first");
+    env.dump();
+    env.apply();
+    replica_objects(&env);
+    let role = Cluster::unique_name("ops_applier");
+    let mut replica = env.connect_replica();
+    let db: String = replica
+        .query_one("SELECT current_database()", &[])
+        .unwrap()
+        .get(0);
+    replica
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT CREATE ON DATABASE \"{db}\" TO {role};
+             GRANT USAGE, CREATE ON SCHEMA replgen, public, musicbrainz TO {role};
+             GRANT ALL ON ALL TABLES IN SCHEMA replgen, public, musicbrainz TO {role};
+             GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role};"
+        ))
+        .unwrap();
+    replica
+        .execute(
+            "INSERT INTO local_note (area_id, note) VALUES (900001, 'mine')",
+            &[],
+        )
+        .unwrap();
+    master
+        .execute("UPDATE area SET name = 'second' WHERE id = 900001", &[])
+        .unwrap();
+    env.dump();
+    let as_role = env
+        .replica
+        .replace("user=postgres", &format!("user={role}"));
+    assert_ne!(as_role, env.replica);
+    let before = env.replica_digest();
+    let err = env.mirror_fails(&["apply", "--db", &as_role, "--from", env.feed()], 1);
+    assert!(
+        err.contains("session_replication_role")
+            && err.contains("local_note_area_id_fkey")
+            && err.contains("ON DELETE CASCADE")
+            && err.contains("ordinary_area"),
+        "{err}"
+    );
+    // The ENABLE ALWAYS trigger fires in both modes: the replica's own choice, not refused.
+    assert!(!err.contains("audit_area"), "{err}");
+    assert_eq!(env.replica_digest(), before);
+    assert_eq!(count(&mut replica, "SELECT count(*) FROM local_note"), 1);
+    // Granted the parameter, the same role applies as a subscriber.
+    replica
+        .batch_execute(&format!(
+            "GRANT SET ON PARAMETER session_replication_role TO {role}"
+        ))
+        .unwrap();
+    let out = env.mirror_ok(&["apply", "--db", &as_role, "--from", env.feed()]);
+    assert!(out.contains("session_replication_role = replica"), "{out}");
+    env.assert_identical();
+    assert_eq!(count(&mut replica, "SELECT count(*) FROM local_note"), 1);
+}
+
+#[test]
+fn writes_under_session_replication_role_replica_are_captured() {
+    let env = Env::new("ops_srr");
+    let mut master = env.connect_master();
+    insert_area(&mut master, 900_001, "first");
+    env.dump();
+    env.apply();
+    master
+        .batch_execute(
+            "SET session_replication_role = replica;
+             INSERT INTO area (id, gid, name) VALUES (900002, gen_random_uuid(), 'restored');
+             UPDATE area SET name = 'changed' WHERE id = 900001;
+             SET session_replication_role = origin;",
+        )
+        .unwrap();
+    let out = env.dump();
+    assert!(out.starts_with("packet 2: 2 rows"), "{out}");
+    env.apply();
+    env.assert_identical();
+}
+
+#[test]
+fn compare_names_the_differing_keys_and_the_database_that_failed() {
+    let env = Env::new("ops_compare");
+    let mut master = env.connect_master();
+    for id in 900_001..900_004 {
+        insert_area(&mut master, id, "same");
+    }
+    env.dump();
+    env.apply();
+    env.mirror_ok(&["compare", "--db", &env.master, "--replica", &env.replica]);
+    env.connect_replica()
+        .batch_execute(
+            "DELETE FROM area WHERE id = 900001;
+             UPDATE area SET name = 'other' WHERE id = 900002;
+             INSERT INTO area (id, gid, name) VALUES (900009, gen_random_uuid(), 'extra');",
+        )
+        .unwrap();
+    let out = env.mirror(&["compare", "--db", &env.master, "--replica", &env.replica]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "key 900001: only on the first database",
+        "key 900002: different values",
+        "key 900009: only on the second database",
+    ] {
+        assert!(stdout.contains(line), "{line}:\n{stdout}");
+    }
+    assert!(!stdout.contains("key 900003"), "{stdout}");
+    let missing = env.replica.replace("dbname=", "dbname=no_such_db_");
+    let err = env.mirror_fails(&["compare", "--db", &env.master, "--replica", &missing], 1);
+    assert!(
+        err.contains("the second database (--replica)") && err.contains("no_such_db_"),
+        "{err}"
+    );
+    let err = env.mirror_fails(&["compare", "--db", &missing, "--replica", &env.replica], 1);
+    assert!(err.contains("the first database (--db)"), "{err}");
+}
+
+#[test]
+fn status_shows_lag_to_now_and_says_when_packet_created_is_the_exports_time() {
+    let env = Env::new("ops_status");
+    let mut master = env.connect_master();
+    insert_area(&mut master, 900_001, "first");
+    env.dump();
+    env.mirror_ok(&["export", "--db", &env.master, "--out", env.feed()]);
+    env.mirror_ok(&["import", "--db", &env.replica, "--from", env.feed()]);
+    let status = |json: bool| {
+        let mut args = vec!["status", "--db", &env.replica, "--from", env.feed()];
+        if json {
+            args.push("--json");
+        }
+        env.mirror_ok(&args)
+    };
+    let text = status(false);
+    assert!(
+        text.contains("the export's time") && text.contains("s behind now"),
+        "{text}"
+    );
+    let value: serde_json::Value = serde_json::from_str(status(true).trim()).unwrap();
+    assert_eq!(value["imported"], true);
+    insert_area(&mut master, 900_002, "second");
+    env.dump();
+    env.apply();
+    assert!(!status(false).contains("the export's time"));
+    // Lag to now, not only to the newest packet: a replica whose last packet is old.
+    env.connect_replica()
+        .execute(
+            "UPDATE replgen.replica_state SET packet_created = '2000-01-01T00:00:00.000000Z'",
+            &[],
+        )
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(status(true).trim()).unwrap();
+    assert_eq!(value["imported"], false);
+    let now = value["seconds_behind_now"].as_f64().unwrap();
+    assert!(now > 20.0 * 365.0 * 86400.0, "{value}");
+}
