@@ -21,7 +21,7 @@ use crate::def::SchemaDef;
 use crate::error::{Context, Error, Result};
 use crate::master::{DumpOptions, Master};
 use crate::replica::Replica;
-use crate::source::Source;
+use crate::source::{FetchOptions, Source};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,6 +37,43 @@ struct DbArg {
     /// The database: a libpq connection string or a postgres:// URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     db: String,
+}
+
+/// How long downloads may take (http(s) feeds).
+#[derive(clap::Args, Debug)]
+struct FetchArgs {
+    /// Every download's deadline starts at this (the index gets exactly this).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    fetch_timeout: Duration,
+    /// Plus its listed size at this rate, in bytes per second (suffixes K, M, KiB, MiB).
+    #[arg(long, default_value = "64KiB", value_parser = parse_rate)]
+    min_rate: u64,
+}
+
+impl FetchArgs {
+    fn options(&self, stop: &Arc<AtomicBool>) -> FetchOptions {
+        FetchOptions {
+            floor: self.fetch_timeout,
+            min_rate: self.min_rate,
+            stop: Arc::clone(stop),
+        }
+    }
+}
+
+/// `65536`, `64K`, `64KiB`, `1M`, `1MiB` (bytes per second; K and M are 1024-based).
+fn parse_rate(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
+    let unit: u64 = match &t[digits..] {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        _ => return Err(format!("`{text}` is not a rate (examples: 65536, 64KiB, 1MiB)")),
+    };
+    match t[..digits].parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{text}` is not a positive rate (examples: 65536, 64KiB, 1MiB)")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,6 +129,8 @@ enum Command {
         /// Replace the rows of a replica that is not empty.
         #[arg(long)]
         replace: bool,
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
     /// Applies every packet after the replica's position, in order.
     Apply {
@@ -105,6 +144,8 @@ enum Command {
         /// How often --follow polls.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         interval: Duration,
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
     /// Compares every replicated table of two databases (a master and a replica, say).
     Compare {
@@ -122,6 +163,8 @@ enum Command {
         from: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
 }
 
@@ -262,9 +305,16 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             );
             Ok(())
         }
-        Command::Import { db, from, replace } => {
-            let source = Source::parse(&from);
+        Command::Import {
+            db,
+            from,
+            replace,
+            fetch,
+        } => {
+            let stop = stop_flag();
+            let source = Source::parse(&from, fetch.options(&stop));
             let mut replica = Replica::connect(&db.db, schema)?;
+            replica.stop = Arc::clone(&stop);
             let started = Instant::now();
             // A bar over the tables when a person watches; the summary line either way.
             let bar = std::io::stderr().is_terminal().then(|| {
@@ -296,9 +346,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             from,
             follow,
             interval,
+            fetch,
         } => {
-            let source = Source::parse(&from);
             let stop = stop_flag();
+            let source = Source::parse(&from, fetch.options(&stop));
             let mut replica = Replica::connect(&db.db, schema)?;
             replica.stop = Arc::clone(&stop);
             loop {
@@ -337,7 +388,15 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 }
             }
         }
-        Command::Status { db, from, json } => status::print(&db.db, from.as_deref(), json),
+        Command::Status {
+            db,
+            from,
+            json,
+            fetch,
+        } => {
+            let source = from.map(|from| Source::parse(&from, fetch.options(&stop_flag())));
+            status::print(&db.db, source.as_ref(), json)
+        }
         Command::Compare { db, replica } => {
             let report = crate::compare::compare(&db.db, &replica, schema)?;
             for d in &report.differences {

@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 use postgres::Transaction;
@@ -36,12 +35,10 @@ impl Replica {
             reason,
         };
         let mut bytes = Vec::new();
-        let manifest_local = self.work_dir.path().join("manifest.xml");
-        source.fetch_verified(&export.path, export.size, &export.sha256, &manifest_local)?;
-        File::open(&manifest_local)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
+        source
+            .fetch_verified(&export.path, export.size, &export.sha256, self.work_dir.path())?
+            .read_to_end(&mut bytes)
             .context(|| "cannot read the manifest".into())?;
-        let _ = std::fs::remove_file(&manifest_local);
         let manifest = Manifest::parse(&bytes).map_err(|source| Error::Manifest {
             serial: export.serial,
             source,
@@ -97,6 +94,9 @@ impl Replica {
         }
         let mut total_rows = 0;
         for file in &manifest.tables {
+            if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(Error::Interrupted);
+            }
             let table = schema
                 .table(file.id)
                 .ok_or_else(|| refuse(format!("unknown table id {}", file.id)))?;
@@ -105,15 +105,10 @@ impl Replica {
             } else {
                 format!("{base}/{}", file.path)
             };
-            let local = self
-                .work_dir
-                .path()
-                .join(format!("table-{}.copy.gz", file.id));
-            source.fetch_verified(&rel, file.size, &file.sha256, &local)?;
-            let rows = load_table(&mut tx, table, &local, file.rows, self.limits)
-                .map_err(|e| e.into_error(refuse, &rel));
-            let _ = std::fs::remove_file(&local);
-            let rows = rows?;
+            let local =
+                source.fetch_verified(&rel, file.size, &file.sha256, self.work_dir.path())?;
+            let rows = load_table(&mut tx, table, local, file.rows, self.limits)
+                .map_err(|e| e.into_error(refuse, &rel))?;
             total_rows += rows;
             progress(&table.display_name(), rows);
         }
@@ -158,11 +153,10 @@ impl From<Error> for LoadError {
 fn load_table(
     tx: &mut Transaction,
     table: &TableDef,
-    path: &Path,
+    file: File,
     expected_rows: u64,
     limits: Limits,
 ) -> std::result::Result<u64, LoadError> {
-    let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
     let mut input = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
     let mut writer = tx
         .copy_in(&sql::for_table("import_copy", table))
