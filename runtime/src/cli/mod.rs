@@ -68,11 +68,21 @@ fn parse_rate(text: &str) -> std::result::Result<u64, String> {
         "" | "B" => 1,
         "K" | "KiB" | "k" => 1 << 10,
         "M" | "MiB" => 1 << 20,
-        _ => return Err(format!("`{text}` is not a rate (examples: 65536, 64KiB, 1MiB)")),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a rate (examples: 65536, 64KiB, 1MiB)"
+            ))
+        }
     };
-    match t[..digits].parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+    match t[..digits]
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+    {
         Some(n) if n > 0 => Ok(n),
-        _ => Err(format!("`{text}` is not a positive rate (examples: 65536, 64KiB, 1MiB)")),
+        _ => Err(format!(
+            "`{text}` is not a positive rate (examples: 65536, 64KiB, 1MiB)"
+        )),
     }
 }
 

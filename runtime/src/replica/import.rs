@@ -36,7 +36,12 @@ impl Replica {
         };
         let mut bytes = Vec::new();
         source
-            .fetch_verified(&export.path, export.size, &export.sha256, self.work_dir.path())?
+            .fetch_verified(
+                &export.path,
+                export.size,
+                &export.sha256,
+                self.work_dir.path(),
+            )?
             .read_to_end(&mut bytes)
             .context(|| "cannot read the manifest".into())?;
         let manifest = Manifest::parse(&bytes).map_err(|source| Error::Manifest {

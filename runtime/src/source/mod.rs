@@ -70,7 +70,9 @@ pub enum FetchError {
     Network { url: String, reason: String },
     #[error("{url}: not fetched within its deadline of {} (see --fetch-timeout and --min-rate)", show_duration(*limit))]
     Deadline { url: String, limit: Duration },
-    #[error("{url}: interrupted (SIGINT or SIGTERM) during the download; nothing of it was applied")]
+    #[error(
+        "{url}: interrupted (SIGINT or SIGTERM) during the download; nothing of it was applied"
+    )]
     Interrupted { url: String },
     #[error("{url}: redirect refused: {reason}")]
     Redirect { url: String, reason: String },
