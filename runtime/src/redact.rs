@@ -22,7 +22,8 @@ pub fn urls(text: &str) -> String {
     out
 }
 
-/// A libpq connection string or postgres:// URL with its password (and URL user info) hidden.
+/// A libpq connection string or postgres:// URL with its password (and URL user info) hidden;
+/// every error line goes through it, whatever it quotes.
 pub fn conninfo(text: &str) -> String {
     let text = urls(text);
     let mut out = String::with_capacity(text.len());

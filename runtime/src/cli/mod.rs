@@ -196,7 +196,7 @@ pub fn main(schema: &'static SchemaDef) -> ExitCode {
     match run(cli, schema) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::redact::conninfo(&e.to_string()));
             ExitCode::FAILURE
         }
     }
@@ -373,7 +373,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                     // Following, a failure (a network blip, a packet not yet fixed) is reported
                     // and retried at the next poll; the replica stays at its last good packet.
                     Err(e) if follow => {
-                        eprintln!("error: {e}");
+                        eprintln!("error: {}", crate::redact::conninfo(&e.to_string()));
                         if sleep_unless_stopped(&stop, interval) {
                             return Ok(());
                         }
