@@ -348,3 +348,31 @@ fn a_symlinked_index_tmp_is_replaced_and_its_target_untouched() {
     assert!(meta.is_file(), "index.xml must be a plain file");
     assert!(std::fs::read_to_string(&index).unwrap().contains("<"));
 }
+
+#[test]
+fn retries_of_server_errors_stay_inside_the_deadline() {
+    let env = Env::new("trust_retries");
+    let (addr, _) = hostile(Box::new(|_, mut stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    }));
+    // The backoff between five attempts alone is longer than this deadline.
+    let out = run_guarded(&[
+        "status",
+        "--db",
+        &env.replica,
+        "--from",
+        &format!("http://{addr}"),
+        "--fetch-timeout",
+        "300ms",
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!(
+            "error: http://{addr}/index.xml: not fetched within its deadline of 0.300 s"
+        )),
+        "{all}"
+    );
+}
