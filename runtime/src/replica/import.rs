@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use flate2::read::MultiGzDecoder;
 use postgres::Transaction;
@@ -99,7 +100,7 @@ impl Replica {
         }
         let mut total_rows = 0;
         for file in &manifest.tables {
-            if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            if self.stop.load(Ordering::SeqCst) {
                 return Err(Error::Interrupted);
             }
             let table = schema
@@ -112,7 +113,7 @@ impl Replica {
             };
             let local =
                 source.fetch_verified(&rel, file.size, &file.sha256, self.work_dir.path())?;
-            let rows = load_table(&mut tx, table, local, file.rows, self.limits)
+            let rows = load_table(&mut tx, table, local, file.rows, self.limits, &self.stop)
                 .map_err(|e| e.into_error(refuse, &rel))?;
             total_rows += rows;
             progress(&table.display_name(), rows);
@@ -161,6 +162,7 @@ fn load_table(
     file: File,
     expected_rows: u64,
     limits: Limits,
+    stop: &AtomicBool,
 ) -> std::result::Result<u64, LoadError> {
     let mut input = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
     let mut writer = tx
@@ -178,6 +180,10 @@ fn load_table(
             break;
         }
         rows += 1;
+        // A signal stops the load here; the transaction rolls back, nothing is imported.
+        if rows.is_multiple_of(4096) && stop.load(Ordering::SeqCst) {
+            return Err(LoadError::Other(Error::Interrupted));
+        }
         if line.last() != Some(&b'\n') {
             return Err(LoadError::File(format!(
                 "line {rows} is truncated or longer than {} bytes",
