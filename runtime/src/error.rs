@@ -212,6 +212,11 @@ pub enum Error {
     TablesDiffer { differing: usize, tables: usize },
     #[error("{0}")]
     Busy(&'static str),
+    #[error("interrupted (SIGINT or SIGTERM); nothing was changed")]
+    Interrupted,
+    /// Something in the feed folder the dumper did not make (a symlink, a file for a folder).
+    #[error("{path}: {reason}; refusing to use it (remove it if nothing needs it)")]
+    UnsafeFeedPath { path: String, reason: String },
 }
 
 impl Error {

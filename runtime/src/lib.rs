@@ -14,6 +14,7 @@ pub mod error;
 pub mod faults;
 pub mod feed;
 pub mod master;
+pub mod redact;
 pub mod replica;
 pub mod source;
 pub mod sql;

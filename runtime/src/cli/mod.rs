@@ -23,7 +23,7 @@ use crate::def::SchemaDef;
 use crate::error::{Context, Error, Result};
 use crate::master::{DumpOptions, Master};
 use crate::replica::Replica;
-use crate::source::Source;
+use crate::source::{FetchOptions, Source};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +39,53 @@ struct DbArg {
     /// The database: a libpq connection string or a postgres:// URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     db: String,
+}
+
+/// How long downloads may take (http(s) feeds).
+#[derive(clap::Args, Debug)]
+struct FetchArgs {
+    /// Every download's deadline starts at this (the index gets exactly this).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    fetch_timeout: Duration,
+    /// Plus its listed size at this rate, in bytes per second (suffixes K, M, KiB, MiB).
+    #[arg(long, default_value = "64KiB", value_parser = parse_rate)]
+    min_rate: u64,
+}
+
+impl FetchArgs {
+    fn options(&self, stop: &Arc<AtomicBool>) -> FetchOptions {
+        FetchOptions {
+            floor: self.fetch_timeout,
+            min_rate: self.min_rate,
+            stop: Arc::clone(stop),
+        }
+    }
+}
+
+/// `65536`, `64K`, `64KiB`, `1M`, `1MiB` (bytes per second; K and M are 1024-based).
+fn parse_rate(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
+    let unit: u64 = match &t[digits..] {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a rate (examples: 65536, 64KiB, 1MiB)"
+            ))
+        }
+    };
+    match t[..digits]
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+    {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a positive rate (examples: 65536, 64KiB, 1MiB)"
+        )),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +153,8 @@ enum Command {
         /// let its capture publish what is loaded.
         #[arg(long)]
         cascade: bool,
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
     /// Applies every packet after the replica's position, in order.
     Apply {
@@ -123,6 +172,8 @@ enum Command {
         /// its capture publish what is applied.
         #[arg(long)]
         cascade: bool,
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
     /// Compares every replicated table of two databases (a master and a replica, say).
     Compare {
@@ -140,6 +191,8 @@ enum Command {
         from: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
 }
 
@@ -161,7 +214,7 @@ pub fn main(schema: &'static SchemaDef) -> ExitCode {
     match run(cli, schema) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::redact::conninfo(&e.to_string()));
             ExitCode::FAILURE
         }
     }
@@ -301,10 +354,13 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             from,
             replace,
             cascade,
+            fetch,
         } => {
-            let source = Source::parse(&from);
+            let stop = stop_flag();
+            let source = Source::parse(&from, fetch.options(&stop));
             let mut replica = Replica::connect(&db.db, schema, cascade)?;
             println!("{}", replica.mode().describe());
+            replica.stop = Arc::clone(&stop);
             let started = Instant::now();
             // A bar over the tables when a person watches; the summary line either way.
             let bar = std::io::stderr().is_terminal().then(|| {
@@ -337,9 +393,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             follow,
             interval,
             cascade,
+            fetch,
         } => {
-            let source = Source::parse(&from);
             let stop = stop_flag();
+            let source = Source::parse(&from, fetch.options(&stop));
             let connect = || {
                 Replica::connect(&db.db, schema, cascade).map(|mut replica| {
                     replica.stop = Arc::clone(&stop);
@@ -371,7 +428,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                     // Following, a failure (a network blip, a packet not yet fixed) is reported
                     // and retried at the next poll; the replica stays at its last good packet.
                     Err(e) if follow => {
-                        let message = e.to_string();
+                        let message = crate::redact::conninfo(&e.to_string());
                         if message != last_error {
                             eprintln!("error: {message}");
                             last_error = message;
@@ -400,7 +457,15 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 }
             }
         }
-        Command::Status { db, from, json } => status::print(&db.db, from.as_deref(), json),
+        Command::Status {
+            db,
+            from,
+            json,
+            fetch,
+        } => {
+            let source = from.map(|from| Source::parse(&from, fetch.options(&stop_flag())));
+            status::print(&db.db, source.as_ref(), json)
+        }
         Command::Compare { db, replica } => {
             let report = crate::compare::compare(&db.db, &replica, schema)?;
             for d in &report.differences {

@@ -22,10 +22,10 @@ struct StatusJson<'a> {
     imported: Option<bool>,
 }
 
-pub(super) fn print(db: &str, from: Option<&str>, json: bool) -> Result<()> {
+pub(super) fn print(db: &str, from: Option<&Source>, json: bool) -> Result<()> {
     let position = Replica::position_of(db)?;
     let index = match from {
-        Some(from) => Some(Source::parse(from).index()?),
+        Some(source) => Some(source.index()?),
         None => None,
     };
     let newest = index.as_ref().and_then(|i| i.packets.last().cloned());

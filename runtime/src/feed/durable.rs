@@ -29,6 +29,18 @@ pub fn create_dirs(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates `path` as a new file of this process: any stale entry there is removed first (a
+/// symlink loses the link, never its target), and the creation fails rather than open
+/// something another process put there meanwhile.
+pub fn create_fresh(path: &Path) -> io::Result<File> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    File::options().write(true).create_new(true).open(path)
+}
+
 /// Renames `from` to `to` (creating `to`'s folder) and makes the rename durable.
 pub fn publish(from: &Path, to: &Path) -> io::Result<()> {
     let dir = to.parent().expect("a published file has a folder");
@@ -53,7 +65,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp"));
     {
-        let mut file = File::create(&tmp)?;
+        let mut file = create_fresh(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }
@@ -116,7 +128,7 @@ pub struct GzFile {
 
 impl GzFile {
     pub fn create(path: &Path, level: u32) -> io::Result<GzFile> {
-        let file = File::create(path)?;
+        let file = create_fresh(path)?;
         let hashing = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, file));
         Ok(GzFile {
             gz: flate2::write::GzEncoder::new(hashing, flate2::Compression::new(level.min(9))),

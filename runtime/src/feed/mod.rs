@@ -8,7 +8,7 @@ pub mod durable;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::index::Index;
 
 /// Where unfinished files wait; nothing in it ends in `.gz` or is ever listed.
@@ -56,8 +56,32 @@ impl Feed {
     /// Creates the temporary folder.
     pub fn prepare_tmp(&self) -> Result<PathBuf> {
         let dir = self.tmp_dir();
-        durable::create_dirs(&dir).context(|| format!("cannot create {}", dir.display()))?;
+        if !self.check_tmp()? {
+            durable::create_dirs(&dir).context(|| format!("cannot create {}", dir.display()))?;
+        }
         Ok(dir)
+    }
+
+    /// Whether the temporary folder exists, refusing it when it is not a plain folder (a
+    /// symlink would send deletions and writes elsewhere). Never follows a link.
+    fn check_tmp(&self) -> Result<bool> {
+        let dir = self.tmp_dir();
+        let meta = match fs::symlink_metadata(&dir) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).context(|| format!("cannot inspect {}", dir.display())),
+        };
+        let reason = if meta.file_type().is_symlink() {
+            "it is a symbolic link, which the dumper never makes"
+        } else if !meta.is_dir() {
+            "it is not a folder"
+        } else {
+            return Ok(true);
+        };
+        Err(Error::UnsafeFeedPath {
+            path: dir.display().to_string(),
+            reason: reason.into(),
+        })
     }
 
     /// Gives a finished temporary file or folder its final name `rel`, durably.
@@ -77,14 +101,17 @@ impl Feed {
     /// Removes everything under the temporary folder (what interrupted processes left).
     pub fn clear_tmp(&self) -> Result<()> {
         let tmp_dir = self.tmp_dir();
-        if !tmp_dir.is_dir() {
+        if !self.check_tmp()? {
             return Ok(());
         }
         let list_ctx = || format!("cannot list {}", tmp_dir.display());
         for entry in fs::read_dir(&tmp_dir).context(list_ctx)? {
-            let path = entry.context(list_ctx)?.path();
+            let entry = entry.context(list_ctx)?;
+            let path = entry.path();
             tracing::info!("removing {}, left by an interrupted dump", path.display());
-            let removed = if path.is_dir() {
+            // The entry's own type: a symlink is removed as a link, never followed.
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            let removed = if is_dir {
                 fs::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)

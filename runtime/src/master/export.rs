@@ -98,6 +98,7 @@ impl Master {
         }
         let created = db::now_utc(&mut tx)?;
         let name = export_dir_name(serial, &created);
+        self.feed.prepare_tmp()?;
         let tmp_dir = self.feed.export_tmp(&name);
         durable::create_dirs(&tmp_dir)
             .context(|| format!("cannot create {}", tmp_dir.display()))?;

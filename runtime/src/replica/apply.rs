@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -116,27 +115,20 @@ impl Replica {
 
     /// Downloads one packet, checks its size and sha256, then applies it in one transaction.
     fn apply_entry(&mut self, source: &Source, entry: &Entry, chain: &mut Chain) -> Result<u64> {
-        let local = self
-            .work_dir
-            .path()
-            .join(format!("packet-{}.gz", entry.serial));
-        let fetched = source.fetch_verified(&entry.path, entry.size, &entry.sha256, &local);
-        let result = fetched
-            .map_err(Error::from)
-            .and_then(|()| self.apply_file(&local, entry, chain));
-        let _ = std::fs::remove_file(&local);
-        result
+        let file =
+            source.fetch_verified(&entry.path, entry.size, &entry.sha256, self.work_dir.path())?;
+        self.apply_file(file, entry, chain)
     }
 
-    /// Applies a verified packet file: everything, with the new position, or nothing.
-    fn apply_file(&mut self, path: &Path, entry: &Entry, chain: &mut Chain) -> Result<u64> {
+    /// Applies a verified packet (an open file, read from where it is): everything, with the
+    /// new position, or nothing.
+    fn apply_file(&mut self, file: File, entry: &Entry, chain: &mut Chain) -> Result<u64> {
         let (schema, limits) = (self.schema, self.limits);
         let packet_err = |source| Error::Packet {
             serial: entry.serial,
             path: entry.path.clone(),
             source,
         };
-        let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
         let gz = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
         let mut reader = PacketReader::new(gz, limits).map_err(packet_err)?;
         let header = reader.header().clone();

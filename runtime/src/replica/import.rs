@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use flate2::read::MultiGzDecoder;
 use postgres::Transaction;
@@ -36,12 +36,15 @@ impl Replica {
             reason,
         };
         let mut bytes = Vec::new();
-        let manifest_local = self.work_dir.path().join("manifest.xml");
-        source.fetch_verified(&export.path, export.size, &export.sha256, &manifest_local)?;
-        File::open(&manifest_local)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
+        source
+            .fetch_verified(
+                &export.path,
+                export.size,
+                &export.sha256,
+                self.work_dir.path(),
+            )?
+            .read_to_end(&mut bytes)
             .context(|| "cannot read the manifest".into())?;
-        let _ = std::fs::remove_file(&manifest_local);
         let manifest = Manifest::parse(&bytes).map_err(|source| Error::Manifest {
             serial: export.serial,
             source,
@@ -94,6 +97,9 @@ impl Replica {
         }
         let mut total_rows = 0;
         for file in &manifest.tables {
+            if self.stop.load(Ordering::SeqCst) {
+                return Err(Error::Interrupted);
+            }
             let table = schema
                 .table(file.id)
                 .ok_or_else(|| refuse(format!("unknown table id {}", file.id)))?;
@@ -102,15 +108,10 @@ impl Replica {
             } else {
                 format!("{base}/{}", file.path)
             };
-            let local = self
-                .work_dir
-                .path()
-                .join(format!("table-{}.copy.gz", file.id));
-            source.fetch_verified(&rel, file.size, &file.sha256, &local)?;
-            let rows = load_table(&mut tx, table, &local, file.rows, self.limits)
-                .map_err(|e| e.into_error(refuse, &rel));
-            let _ = std::fs::remove_file(&local);
-            let rows = rows?;
+            let local =
+                source.fetch_verified(&rel, file.size, &file.sha256, self.work_dir.path())?;
+            let rows = load_table(&mut tx, table, local, file.rows, self.limits, &self.stop)
+                .map_err(|e| e.into_error(refuse, &rel))?;
             total_rows += rows;
             progress(&table.display_name(), rows);
         }
@@ -161,11 +162,11 @@ impl From<Error> for LoadError {
 fn load_table(
     tx: &mut Transaction,
     table: &TableDef,
-    path: &Path,
+    file: File,
     expected_rows: u64,
     limits: Limits,
+    stop: &AtomicBool,
 ) -> std::result::Result<u64, LoadError> {
-    let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
     let mut input = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
     let mut writer = tx
         .copy_in(&sql::for_table("import_copy", table))
@@ -182,6 +183,10 @@ fn load_table(
             break;
         }
         rows += 1;
+        // A signal stops the load here; the transaction rolls back, nothing is imported.
+        if rows.is_multiple_of(4096) && stop.load(Ordering::SeqCst) {
+            return Err(LoadError::Other(Error::Interrupted));
+        }
         if line.last() != Some(&b'\n') {
             return Err(LoadError::File(format!(
                 "line {rows} is truncated or longer than {} bytes",
