@@ -22,6 +22,76 @@ pub struct Schema {
     pub schema_version: u32,
     /// Sorted by id.
     pub tables: Vec<Table>,
+    /// How the install migrations are named (`migrations:` in schema.yaml).
+    pub migrations: Migrations,
+    /// Ids of dropped tables, never to be used again (`retired_ids:`), sorted.
+    pub retired_ids: Vec<u32>,
+}
+
+/// The migration tool whose file naming the install migrations follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MigrationStyle {
+    /// `V<n>__replgen_capture.sql` (refinery; also what Flyway-like tools accept).
+    #[default]
+    Refinery,
+    /// `<n>_replgen_capture.sql` (sqlx: an integer prefix).
+    Sqlx,
+}
+
+impl MigrationStyle {
+    pub fn parse(s: &str) -> Option<MigrationStyle> {
+        match s {
+            "refinery" => Some(MigrationStyle::Refinery),
+            "sqlx" => Some(MigrationStyle::Sqlx),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationStyle::Refinery => "refinery",
+            MigrationStyle::Sqlx => "sqlx",
+        }
+    }
+
+    /// The largest migration number the tool accepts (refinery: i32, sqlx: i64).
+    pub fn max_number(self) -> u64 {
+        match self {
+            MigrationStyle::Refinery => i32::MAX as u64,
+            MigrationStyle::Sqlx => i64::MAX as u64,
+        }
+    }
+
+    /// The install migration's file name for migration number `n`.
+    pub fn file_name(self, n: u64) -> String {
+        match self {
+            MigrationStyle::Refinery => format!("V{n}__replgen_capture.sql"),
+            MigrationStyle::Sqlx => format!("{n}_replgen_capture.sql"),
+        }
+    }
+}
+
+/// The `migrations:` key: the naming style and the current version's migration number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Migrations {
+    pub style: MigrationStyle,
+    /// The number of the current version's install migration; `schema_version` when absent.
+    pub number: Option<u64>,
+}
+
+/// A published layout, as a `layouts/v<N>.yaml` file beside the migrations records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The layout itself (its `migrations` is the default; `retired_ids` as recorded).
+    pub schema: Schema,
+    /// The fingerprint recorded in the file.
+    pub fingerprint: String,
+    /// The install migration's file name, relative to the migrations folder.
+    pub migration_file: String,
+    /// The sha256 (hex) of that migration's bytes.
+    pub migration_sha256: String,
+    /// The sha256 (hex) of the previous version's layout file, when there is one.
+    pub previous_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +171,12 @@ pub fn load(path: &Path) -> Result<Schema, SchemaErrors> {
 /// Parses and validates schema.yaml text; `file` is the name used in error messages.
 pub fn parse_str(src: &str, file: &str) -> Result<Schema, SchemaErrors> {
     validate::parse(src, file)
+}
+
+/// Parses and validates a layout history file (`layouts/v<N>.yaml`, written by `replgen
+/// generate`); `file` is the name used in error messages.
+pub fn parse_layout(src: &str, file: &str) -> Result<Layout, SchemaErrors> {
+    validate::parse_layout(src, file)
 }
 
 impl Table {

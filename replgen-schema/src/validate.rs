@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::names::{check_identifier, parse_table_name};
 use crate::yaml::{self, Kind, Node, Pos};
-use crate::{Column, Schema, SchemaError, SchemaErrors, SqlType, Table};
+use crate::{
+    Column, Layout, MigrationStyle, Migrations, Schema, SchemaError, SchemaErrors, SqlType, Table,
+};
 
 struct Ctx<'a> {
     file: &'a str,
@@ -83,36 +85,217 @@ impl Ctx<'_> {
     }
 }
 
-pub(crate) fn parse(src: &str, file: &str) -> Result<Schema, SchemaErrors> {
-    let mut cx = Ctx {
-        file,
-        errors: Vec::new(),
-    };
-    let root = match yaml::parse(src) {
-        Ok(Some(root)) => root,
+fn root(cx: &mut Ctx, src: &str) -> Option<Node> {
+    match yaml::parse(src) {
+        Ok(Some(root)) => Some(root),
         Ok(None) => {
             cx.err(
                 Pos { line: 1, column: 1 },
                 "the schema file is empty; it needs schema_version and tables",
             );
-            return Err(SchemaErrors(cx.errors));
+            None
         }
         Err(e) => {
             cx.err(e.pos, e.message);
-            return Err(SchemaErrors(cx.errors));
+            None
         }
-    };
-    let schema = top(&mut cx, &root);
-    if cx.errors.is_empty() {
-        Ok(schema.expect("valid schema"))
-    } else {
-        cx.errors.sort_by_key(|e| (e.line, e.column));
-        Err(SchemaErrors(cx.errors))
     }
 }
 
-fn top(cx: &mut Ctx, root: &Node) -> Option<Schema> {
-    let f = cx.fields(root, "the schema file", &["schema_version", "tables"])?;
+fn finish<T>(mut cx: Ctx, value: Option<T>) -> Result<T, SchemaErrors> {
+    match value {
+        Some(v) if cx.errors.is_empty() => Ok(v),
+        _ => {
+            cx.errors.sort_by_key(|e| (e.line, e.column));
+            Err(SchemaErrors(cx.errors))
+        }
+    }
+}
+
+const SCHEMA_KEYS: &[&str] = &["schema_version", "migrations", "retired_ids", "tables"];
+const LAYOUT_KEYS: &[&str] = &[
+    "schema_version",
+    "fingerprint",
+    "migration",
+    "previous_layout_sha256",
+    "retired_ids",
+    "tables",
+];
+
+pub(crate) fn parse(src: &str, file: &str) -> Result<Schema, SchemaErrors> {
+    let mut cx = Ctx {
+        file,
+        errors: Vec::new(),
+    };
+    let schema = root(&mut cx, src).and_then(|root| {
+        let f = cx.fields(&root, "the schema file", SCHEMA_KEYS)?;
+        let migrations = match f.get("migrations") {
+            None => Some(Migrations::default()),
+            Some(n) => migrations(&mut cx, n),
+        };
+        let schema = top(&mut cx, &root, &f)?;
+        Some(Schema {
+            migrations: migrations?,
+            ..schema
+        })
+    });
+    finish(cx, schema)
+}
+
+pub(crate) fn parse_layout(src: &str, file: &str) -> Result<Layout, SchemaErrors> {
+    let mut cx = Ctx {
+        file,
+        errors: Vec::new(),
+    };
+    let layout = root(&mut cx, src).and_then(|root| {
+        let f = cx.fields(&root, "the layout file", LAYOUT_KEYS)?;
+        let sha = |cx: &mut Ctx, n: &Node, what: &str| {
+            let s = cx.string(n, what)?;
+            if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Some(s)
+            } else {
+                cx.err(n.pos, format!("{what} must be a sha256 in hex"));
+                None
+            }
+        };
+        let fingerprint = match f.get("fingerprint") {
+            None => {
+                cx.err(root.pos, "fingerprint is missing");
+                None
+            }
+            Some(n) => sha(&mut cx, n, "fingerprint"),
+        };
+        let previous = match f.get("previous_layout_sha256") {
+            None => Some(None),
+            Some(n) => sha(&mut cx, n, "previous_layout_sha256").map(Some),
+        };
+        let migration = match f.get("migration") {
+            None => {
+                cx.err(root.pos, "migration is missing");
+                None
+            }
+            Some(n) => {
+                let m = cx.fields(n, "migration", &["file", "sha256"])?;
+                let file = match m.get("file") {
+                    Some(v) => cx.string(v, "migration file"),
+                    None => {
+                        cx.err(n.pos, "migration: file is missing");
+                        None
+                    }
+                };
+                let sum = match m.get("sha256") {
+                    Some(v) => sha(&mut cx, v, "migration sha256"),
+                    None => {
+                        cx.err(n.pos, "migration: sha256 is missing");
+                        None
+                    }
+                };
+                file.zip(sum)
+            }
+        };
+        let schema = top(&mut cx, &root, &f)?;
+        let (migration_file, migration_sha256) = migration?;
+        Some(Layout {
+            schema,
+            fingerprint: fingerprint?,
+            migration_file,
+            migration_sha256,
+            previous_sha256: previous?,
+        })
+    });
+    finish(cx, layout)
+}
+
+/// `migrations: { style: refinery|sqlx, number: N }`.
+fn migrations(cx: &mut Ctx, node: &Node) -> Option<Migrations> {
+    let f = cx.fields(node, "migrations", &["style", "number"])?;
+    let before = cx.errors.len();
+    let style = match f.get("style") {
+        None => MigrationStyle::default(),
+        Some(v) => match cx
+            .string(v, "migrations: style")
+            .map(|s| (MigrationStyle::parse(&s), s))
+        {
+            Some((Some(st), _)) => st,
+            Some((None, s)) => {
+                cx.err(
+                    v.pos,
+                    format!("migrations: style {s:?} is unknown (expected refinery or sqlx)"),
+                );
+                MigrationStyle::default()
+            }
+            None => MigrationStyle::default(),
+        },
+    };
+    let number = match f.get("number") {
+        None => None,
+        Some(v) => match v.as_int() {
+            Some(n) if n >= 1 && n <= style.max_number() as i128 => Some(n as u64),
+            Some(n) => {
+                cx.err(
+                    v.pos,
+                    format!(
+                        "migrations: number {n} is out of range; {} migration numbers go from 1 to {}",
+                        style.as_str(),
+                        style.max_number()
+                    ),
+                );
+                None
+            }
+            None => {
+                cx.err(
+                    v.pos,
+                    format!(
+                        "migrations: number must be an integer, found {}",
+                        v.describe()
+                    ),
+                );
+                None
+            }
+        },
+    };
+    (cx.errors.len() == before).then_some(Migrations { style, number })
+}
+
+/// `retired_ids: [3, 7]`: ids of dropped tables.
+fn retired_ids(cx: &mut Ctx, node: &Node) -> Vec<(u32, Pos)> {
+    let items = match &node.kind {
+        Kind::Seq(items) => items,
+        Kind::Scalar { .. } if node.is_null() => return Vec::new(),
+        _ => {
+            cx.err(
+                node.pos,
+                format!(
+                    "retired_ids must be a list of table ids, found {}",
+                    node.describe()
+                ),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out: Vec<(u32, Pos)> = Vec::new();
+    for item in items {
+        match item.as_int() {
+            Some(n) if (1..=i32::MAX as i128).contains(&n) => {
+                if out.iter().any(|(i, _)| *i == n as u32) {
+                    cx.err(item.pos, format!("retired_ids: {n} is listed twice"));
+                } else {
+                    out.push((n as u32, item.pos));
+                }
+            }
+            _ => cx.err(
+                item.pos,
+                format!(
+                    "retired_ids: expected a table id from 1 to 2147483647, found {}",
+                    item.describe()
+                ),
+            ),
+        }
+    }
+    out
+}
+
+fn top(cx: &mut Ctx, root: &Node, f: &BTreeMap<&str, &Node>) -> Option<Schema> {
     let version = match f.get("schema_version") {
         None => {
             cx.err(
@@ -190,12 +373,28 @@ fn top(cx: &mut Ctx, root: &Node) -> Option<Schema> {
             }
         }
     }
+    let retired = match f.get("retired_ids") {
+        None => Vec::new(),
+        Some(n) => retired_ids(cx, n),
+    };
+    for (id, pos) in &retired {
+        if let Some(t) = ids.get(id) {
+            cx.err(
+                *pos,
+                format!("retired_ids: {id} is used by {t}; a retired id is never used again"),
+            );
+        }
+    }
     let version = version?;
     let mut tables: Vec<Table> = entries.into_iter().filter_map(|e| e.table).collect();
     tables.sort_by_key(|t| t.id);
+    let mut retired_ids: Vec<u32> = retired.into_iter().map(|(i, _)| i).collect();
+    retired_ids.sort_unstable();
     Some(Schema {
         schema_version: version,
         tables,
+        migrations: Migrations::default(),
+        retired_ids,
     })
 }
 

@@ -1,5 +1,10 @@
-//! The generator's errors. A valid schema always generates, so these are internal failures
-//! (a template or a Rust type the generator cannot render), each naming what failed.
+//! The generator's errors: a schema that contradicts the layout history (bad input, exit 2), a
+//! damaged history (exit 1), and internal failures (a template or a Rust type the generator
+//! cannot render), each naming what failed.
+
+use std::path::PathBuf;
+
+use crate::history::HistoryError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
@@ -16,4 +21,77 @@ pub enum GenerateError {
     },
     #[error("generated Rust does not parse: {0}")]
     RustModule(syn::Error),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("the layout history was changed:\n{}", .0.join("\n"))]
+    HistoryChanged(Vec<String>),
+    #[error(
+        "schema_version {version} is lower than {newest}, the newest published version in {}; \
+         a version never goes back: set schema_version to {newest} or higher",
+        .layouts.display()
+    )]
+    VersionBehind {
+        version: u32,
+        newest: u32,
+        layouts: PathBuf,
+    },
+    #[error(
+        "the layout changed, but schema_version {version} was already published with another \
+         layout ({}): bump schema_version to {} (an earlier version's migration is never \
+         rewritten)",
+        .layout.display(), .version + 1
+    )]
+    LayoutChanged { version: u32, layout: PathBuf },
+    #[error(
+        "schema_version {version} was published with the migration {published}; it cannot be \
+         renamed to {wanted} (migration tools refuse a changed migration): keep its naming, and \
+         change the style or number with the next schema_version"
+    )]
+    MigrationRenamed {
+        version: u32,
+        published: String,
+        wanted: String,
+    },
+    #[error(
+        "the migration number {number} of schema_version {version} must be greater than {previous}, \
+         the number of schema_version {previous_version}'s migration, so that it runs after it: \
+         set migrations.number (or --migration-number) higher"
+    )]
+    NumberNotAfter {
+        version: u32,
+        number: u64,
+        previous_version: u32,
+        previous: u64,
+    },
+    #[error("the migration number {number} is out of range; {style} migration numbers go from 1 to {max}")]
+    NumberOutOfRange {
+        number: u64,
+        style: &'static str,
+        max: u64,
+    },
+    #[error(
+        "table {table} has id {id}, which {old} had until schema_version {version}; the ids of \
+         dropped tables are never reused: give {table} a new id"
+    )]
+    IdReused {
+        table: String,
+        id: u32,
+        old: String,
+        version: u32,
+    },
+}
+
+impl GenerateError {
+    /// 2 when the input contradicts the history (bad input), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            GenerateError::VersionBehind { .. }
+            | GenerateError::LayoutChanged { .. }
+            | GenerateError::MigrationRenamed { .. }
+            | GenerateError::NumberNotAfter { .. }
+            | GenerateError::NumberOutOfRange { .. }
+            | GenerateError::IdReused { .. } => 2,
+            _ => 1,
+        }
+    }
 }

@@ -185,29 +185,62 @@ pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
     y.push_str(&format!("schema_version: {schema_version}\n"));
     y.push_str("tables:\n");
     for (i, t) in tables.iter().enumerate() {
-        y.push_str(&format!("  - id: {}\n", i + 1));
-        y.push_str(&format!(
-            "    name: {}\n",
-            yaml_scalar(&written_name(&t.schema, &t.name))
-        ));
-        let key: Vec<String> = t.key.iter().map(|k| yaml_scalar(k)).collect();
-        y.push_str(&format!("    key: [{}]\n", key.join(", ")));
-        y.push_str("    columns:\n");
-        for (name, ty, nullable) in &t.columns {
-            // Canonical spelling when replgen knows the type, format_type's otherwise.
-            let ty = SqlType::parse(ty)
-                .map(|t| t.ddl())
-                .unwrap_or_else(|_| ty.clone());
-            y.push_str(&format!(
-                "      - {{ name: {}, type: {}",
-                yaml_scalar(name),
-                yaml_scalar(&ty)
-            ));
-            if *nullable {
-                y.push_str(", nullable: true");
-            }
-            y.push_str(" }\n");
-        }
+        let columns: Vec<(String, String, bool)> = t
+            .columns
+            .iter()
+            .map(|(name, ty, nullable)| {
+                // Canonical spelling when replgen knows the type, format_type's otherwise.
+                let ty = SqlType::parse(ty)
+                    .map(|t| t.ddl())
+                    .unwrap_or_else(|_| ty.clone());
+                (name.clone(), ty, *nullable)
+            })
+            .collect();
+        render_table(
+            &mut y,
+            i as u32 + 1,
+            &written_name(&t.schema, &t.name),
+            &t.key,
+            &columns,
+        );
     }
     y
+}
+
+/// One entry of a schema.yaml `tables:` list: id, name, key and columns as
+/// (name, type, nullable).
+pub fn render_table(
+    y: &mut String,
+    id: u32,
+    written: &str,
+    key: &[String],
+    columns: &[(String, String, bool)],
+) {
+    y.push_str(&format!("  - id: {id}\n"));
+    y.push_str(&format!("    name: {}\n", yaml_scalar(written)));
+    let key: Vec<String> = key.iter().map(|k| yaml_scalar(k)).collect();
+    y.push_str(&format!("    key: [{}]\n", key.join(", ")));
+    y.push_str("    columns:\n");
+    for (name, ty, nullable) in columns {
+        y.push_str(&format!(
+            "      - {{ name: {}, type: {}",
+            yaml_scalar(name),
+            yaml_scalar(ty)
+        ));
+        if *nullable {
+            y.push_str(", nullable: true");
+        }
+        y.push_str(" }\n");
+    }
+}
+
+/// A validated table as [`render_table`] writes it.
+pub fn render_spec_table(y: &mut String, t: &replgen_schema::Table) {
+    let key: Vec<String> = t.key_columns().map(|c| c.name.clone()).collect();
+    let columns: Vec<(String, String, bool)> = t
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.sql_type.ddl(), c.nullable))
+        .collect();
+    render_table(y, t.id, &t.written_name, &key, &columns);
 }

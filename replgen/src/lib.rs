@@ -4,11 +4,12 @@
 //! whose bytes changed and `check` compares without touching the disk.
 
 pub mod error;
+pub mod history;
 pub mod introspect;
 pub mod rust;
 pub mod sql;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use replgen_schema::Schema;
@@ -26,33 +27,128 @@ pub struct Paths {
     pub rust_out: PathBuf,
 }
 
-/// The install migration's file name: refinery's `V{n}__{name}.sql` with n = schema_version.
+/// The install migration's file name for the current version: `V{n}__replgen_capture.sql`
+/// (refinery, the default) or `{n}_replgen_capture.sql` (sqlx), n = `migrations.number` or
+/// else schema_version.
 pub fn install_file_name(schema: &Schema) -> String {
-    format!("V{}__replgen_capture.sql", schema.schema_version)
+    schema.migrations.style.file_name(migration_number(schema))
+}
+
+fn migration_number(schema: &Schema) -> u64 {
+    schema
+        .migrations
+        .number
+        .unwrap_or(schema.schema_version as u64)
 }
 
 /// The uninstall migration, in a subfolder so that migration tools never pick it up.
 pub const UNINSTALL_FILE: &str = "uninstall/replgen_uninstall.sql";
 
-/// Every output file, path → bytes.
+/// Every output file, path → bytes: the current version's install migration and layout file,
+/// the uninstall migration and the Rust module. Reads the layout history in `paths.sql_out` and
+/// refuses a schema that contradicts it (see [`GenerateError::exit_code`]); earlier versions'
+/// files are never among the outputs.
 pub fn generate(
     schema: &Schema,
     paths: &Paths,
 ) -> Result<BTreeMap<PathBuf, Vec<u8>>, GenerateError> {
+    let history = history::load(&paths.sql_out)?;
+    let problems = history::verify(&history, &paths.sql_out, schema.schema_version);
+    if !problems.is_empty() {
+        return Err(GenerateError::HistoryChanged(problems));
+    }
+    let version = schema.schema_version;
+    let style = schema.migrations.style;
+    let number = migration_number(schema);
+    if number == 0 || number > style.max_number() {
+        return Err(GenerateError::NumberOutOfRange {
+            number,
+            style: style.as_str(),
+            max: style.max_number(),
+        });
+    }
+    let install_name = install_file_name(schema);
+    if let Some((&newest, _)) = history.versions.last_key_value() {
+        if version < newest {
+            return Err(GenerateError::VersionBehind {
+                version,
+                newest,
+                layouts: paths.sql_out.join(history::LAYOUTS_DIR),
+            });
+        }
+    }
+    if let Some(p) = history.versions.get(&version) {
+        if p.layout.fingerprint != schema.fingerprint() {
+            return Err(GenerateError::LayoutChanged {
+                version,
+                layout: p.path.clone(),
+            });
+        }
+        if p.layout.migration_file != install_name {
+            return Err(GenerateError::MigrationRenamed {
+                version,
+                published: p.layout.migration_file.clone(),
+                wanted: install_name,
+            });
+        }
+    }
+    let previous = history.versions.range(..version).next_back();
+    if let Some((&pv, p)) = previous {
+        if let Some(prev_number) = history::migration_number(&p.layout.migration_file) {
+            if number <= prev_number {
+                return Err(GenerateError::NumberNotAfter {
+                    version,
+                    number,
+                    previous_version: pv,
+                    previous: prev_number,
+                });
+            }
+        }
+    }
+    let retired_before = history::retired_before(&history, version);
+    for t in &schema.tables {
+        if let Some((v, old)) = retired_before.get(&t.id) {
+            return Err(GenerateError::IdReused {
+                table: t.written_name.clone(),
+                id: t.id,
+                old: old.clone(),
+                version: *v,
+            });
+        }
+    }
+    let mut retired: BTreeSet<u32> = retired_before.keys().copied().collect();
+    retired.extend(schema.retired_ids.iter().copied());
+    if let Some((_, p)) = previous {
+        for t in &p.layout.schema.tables {
+            if schema.table_by_id(t.id).is_none() {
+                retired.insert(t.id);
+            }
+        }
+    }
+
     let install = sql::install(schema)?;
     let uninstall = sql::uninstall(schema)?;
     let schema_attr = schema_attr_path(&paths.schema, &paths.rust_out);
-    let install_path = paths.sql_out.join(install_file_name(schema));
+    let install_path = paths.sql_out.join(&install_name);
     let uninstall_path = paths.sql_out.join(UNINSTALL_FILE);
+    let layout_path = paths.sql_out.join(history::layout_path(version));
     let module = rust::module(
         schema,
         &schema_attr,
         &relative_to_file(&paths.rust_out, &install_path),
         &relative_to_file(&paths.rust_out, &uninstall_path),
     )?;
+    let layout = history::render(
+        schema,
+        &install_name,
+        install.as_bytes(),
+        previous.map(|(_, p)| p),
+        &retired,
+    );
     let mut out = BTreeMap::new();
     out.insert(install_path, install.into_bytes());
     out.insert(uninstall_path, uninstall.into_bytes());
+    out.insert(layout_path, layout.into_bytes());
     out.insert(paths.rust_out.clone(), module.into_bytes());
     Ok(out)
 }

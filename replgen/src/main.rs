@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use replgen::introspect::{self, IntrospectError};
 use replgen::Paths;
+use replgen_schema::MigrationStyle;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +43,14 @@ struct OutArgs {
     /// The generated Rust module.
     #[arg(long, default_value = "src/replicated.rs")]
     rust_out: PathBuf,
+    /// Name the install migration for this tool: refinery (`V<n>__replgen_capture.sql`) or sqlx
+    /// (`<n>_replgen_capture.sql`). Overrides `migrations: { style }` in schema.yaml.
+    #[arg(long, value_parser = ["refinery", "sqlx"])]
+    migration_style: Option<String>,
+    /// The current version's migration number (default: schema_version), e.g. a timestamp so that
+    /// it sorts after the application's own migrations. Overrides `migrations: { number }`.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=i64::MAX as u64))]
+    migration_number: Option<u64>,
 }
 
 #[derive(Args)]
@@ -58,7 +67,7 @@ struct IntrospectArgs {
 }
 
 fn build(args: &OutArgs) -> Result<std::collections::BTreeMap<PathBuf, Vec<u8>>, ExitCode> {
-    let schema = replgen_schema::load(&args.schema).map_err(|e| {
+    let mut schema = replgen_schema::load(&args.schema).map_err(|e| {
         eprintln!("{e}");
         let n = e.0.len();
         eprintln!(
@@ -68,14 +77,25 @@ fn build(args: &OutArgs) -> Result<std::collections::BTreeMap<PathBuf, Vec<u8>>,
         );
         ExitCode::from(2)
     })?;
+    if let Some(style) = &args.migration_style {
+        schema.migrations.style = MigrationStyle::parse(style).expect("clap checked the style");
+    }
+    if let Some(n) = args.migration_number {
+        schema.migrations.number = Some(n);
+    }
     let paths = Paths {
         schema: args.schema.clone(),
         sql_out: args.sql_out.clone(),
         rust_out: args.rust_out.clone(),
     };
     replgen::generate(&schema, &paths).map_err(|e| {
-        eprintln!("replgen: generating the outputs failed: {e}");
-        ExitCode::from(1)
+        let code = e.exit_code();
+        if code == 2 {
+            eprintln!("replgen: {e}; nothing was written.");
+        } else {
+            eprintln!("replgen: generating the outputs failed: {e}");
+        }
+        ExitCode::from(code)
     })
 }
 

@@ -70,6 +70,12 @@ fn check_passes_on_the_committed_outputs_and_fails_with_a_diff_after_an_edit() {
     );
     assert_ne!(edited, yaml, "the edit applies");
     std::fs::write(d.join("schema.yaml"), edited).unwrap();
+    // Against the committed history, a layout change without a bump is bad input.
+    let out = replgen(d, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bump schema_version to 2"));
+    // Without a history (a project adopting replgen), check reports the stale outputs.
+    std::fs::remove_dir_all(d.join("migrations/layouts")).unwrap();
     let out = replgen(d, &["check"]);
     assert_eq!(out.status.code(), Some(1));
     let diff = String::from_utf8(out.stdout).unwrap();

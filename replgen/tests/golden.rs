@@ -39,7 +39,7 @@ fn outputs_match_the_committed_golden_files() {
     let mut failures = Vec::new();
     for case in cases {
         let files = generate(&case);
-        assert_eq!(files.len(), 3);
+        assert_eq!(files.len(), 4);
         if bless {
             replgen::write_outputs(&files).unwrap();
         }
