@@ -88,6 +88,30 @@ fn a_row_replicas_cannot_load_is_refused_at_the_cut() {
     env.assert_identical();
 }
 
+/// `export --new-feed` into the env's folder: its stdout.
+fn start_new_feed(env: &Env) -> String {
+    env.mirror_ok(&[
+        "export",
+        "--db",
+        &env.master,
+        "--out",
+        env.feed(),
+        "--new-feed",
+    ])
+}
+
+/// `import --replace` of the feed's export into the env's replica.
+fn import_replacing(env: &Env) -> String {
+    env.mirror_ok(&[
+        "import",
+        "--db",
+        &env.replica,
+        "--from",
+        env.feed(),
+        "--replace",
+    ])
+}
+
 fn spawn(args: &[&str]) -> Child {
     Command::new(common::mirror_bin())
         .args(args)
@@ -181,14 +205,7 @@ fn reinstalled_capture_is_a_new_feed_that_replicas_refuse_until_they_import() {
         err.contains("holds feed") && err.contains("--new-feed"),
         "{err}"
     );
-    env.mirror_ok(&[
-        "export",
-        "--db",
-        &env.master,
-        "--out",
-        env.feed(),
-        "--new-feed",
-    ]);
+    start_new_feed(&env);
     let before = env.replica_digest();
     let err = env.mirror_fails(&["apply", "--db", &env.replica, "--from", env.feed()], 1);
     assert!(
@@ -196,14 +213,7 @@ fn reinstalled_capture_is_a_new_feed_that_replicas_refuse_until_they_import() {
         "{err}"
     );
     assert_eq!(before, env.replica_digest(), "a refusal changes nothing");
-    env.mirror_ok(&[
-        "import",
-        "--db",
-        &env.replica,
-        "--from",
-        env.feed(),
-        "--replace",
-    ]);
+    import_replacing(&env);
     work.run(&mut master, 30, true);
     env.dump();
     env.apply();
@@ -231,27 +241,13 @@ fn a_wiped_feed_folder_is_named_and_a_new_feed_continues_the_serials() {
         "{err}"
     );
     assert!(err.contains("export --new-feed"), "{err}");
-    let out = env.mirror_ok(&[
-        "export",
-        "--db",
-        &env.master,
-        "--out",
-        env.feed(),
-        "--new-feed",
-    ]);
+    let out = start_new_feed(&env);
     assert!(
         out.contains("packet 3: cut together with the export"),
         "{out}"
     );
     env.mirror_fails(&["apply", "--db", &env.replica, "--from", env.feed()], 1);
-    env.mirror_ok(&[
-        "import",
-        "--db",
-        &env.replica,
-        "--from",
-        env.feed(),
-        "--replace",
-    ]);
+    import_replacing(&env);
     work.run(&mut master, 20, true);
     assert!(env.dump().starts_with("packet 4: "));
     env.apply();
