@@ -63,6 +63,20 @@ $replgen$;
 
 -- Table 1: public.artist, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_1"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_1"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_1";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_1" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -75,6 +89,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_1"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_1" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_1"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_1" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_1";
+            ALTER TABLE "replgen"."log_1" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -270,6 +298,20 @@ ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 2: public.area, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_2"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_2"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_2";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_2" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -282,6 +324,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_2"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_2" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_2"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_2" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_2";
+            ALTER TABLE "replgen"."log_2" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -477,6 +533,20 @@ ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 3: public.label, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_3"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_3"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_3";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_3" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -489,6 +559,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_3"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_3" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_3"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_3" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_3";
+            ALTER TABLE "replgen"."log_3" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -684,6 +768,20 @@ ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 4: public.release_group, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_4"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_4"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_4";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_4" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -696,6 +794,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_4"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_4" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_4"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_4" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_4";
+            ALTER TABLE "replgen"."log_4" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -891,6 +1003,20 @@ ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 5: public.release, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_5"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_5"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_5";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_5" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -903,6 +1029,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_5"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_5" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_5"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_5" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_5";
+            ALTER TABLE "replgen"."log_5" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -1098,6 +1238,20 @@ ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 6: public.medium, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_6"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_6"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_6";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_6" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -1110,6 +1264,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_6"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_6" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_6"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_6" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_6";
+            ALTER TABLE "replgen"."log_6" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -1305,6 +1473,20 @@ ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 7: public.track, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_7"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_7"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_7";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_7" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -1317,6 +1499,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_7"'::regclass AND a.attname = 'k1') = 'bigint'::regtype THEN
         ALTER TABLE "replgen"."log_7" ALTER COLUMN "k1" TYPE bigint[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_7"'::regclass AND a.attname = 'k1')
+       NOT IN ('bigint[]'::regtype, 'bigint'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_7" ALTER COLUMN "k1" TYPE bigint[]
+                USING "k1"::text::bigint[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_7";
+            ALTER TABLE "replgen"."log_7" ALTER COLUMN "k1" TYPE bigint[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -1512,6 +1708,20 @@ ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 8: public.recording, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_8"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_8"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_8";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_8" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -1524,6 +1734,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_8"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_8" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_8"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_8" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_8";
+            ALTER TABLE "replgen"."log_8" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -1719,6 +1943,20 @@ ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 9: public.artist_credit, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_9"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_9"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_9";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_9" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -1731,6 +1969,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_9"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_9" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_9"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_9" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_9";
+            ALTER TABLE "replgen"."log_9" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -1926,6 +2178,20 @@ ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 10: public.artist_credit_name, key (artist_credit, position)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_10"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1', 'k2']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_10"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_10";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_10" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -1940,10 +2206,38 @@ BEGIN
         ALTER TABLE "replgen"."log_10" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
     END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_10"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_10" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_10";
+            ALTER TABLE "replgen"."log_10" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
+    END IF;
     IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
         WHERE a.attrelid = '"replgen"."log_10"'::regclass AND a.attname = 'k2') = 'smallint'::regtype THEN
         ALTER TABLE "replgen"."log_10" ALTER COLUMN "k2" TYPE smallint[]
             USING ARRAY["k2"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_10"'::regclass AND a.attname = 'k2')
+       NOT IN ('smallint[]'::regtype, 'smallint'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_10" ALTER COLUMN "k2" TYPE smallint[]
+                USING "k2"::text::smallint[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_10";
+            ALTER TABLE "replgen"."log_10" ALTER COLUMN "k2" TYPE smallint[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -2139,6 +2433,20 @@ ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_truncat
 
 -- Table 11: public.artist_gid_redirect, key (gid)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_11"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_11"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_11";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_11" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -2151,6 +2459,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_11"'::regclass AND a.attname = 'k1') = 'uuid'::regtype THEN
         ALTER TABLE "replgen"."log_11" ALTER COLUMN "k1" TYPE uuid[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_11"'::regclass AND a.attname = 'k1')
+       NOT IN ('uuid[]'::regtype, 'uuid'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_11" ALTER COLUMN "k1" TYPE uuid[]
+                USING "k1"::text::uuid[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_11";
+            ALTER TABLE "replgen"."log_11" ALTER COLUMN "k1" TYPE uuid[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -2346,6 +2668,20 @@ ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_trunca
 
 -- Table 12: public.tag, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_12"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_12"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_12";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_12" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -2358,6 +2694,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_12"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_12" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_12"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_12" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_12";
+            ALTER TABLE "replgen"."log_12" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -2553,6 +2903,20 @@ ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 13: public.artist_tag, key (artist, tag)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_13"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1', 'k2']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_13"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_13";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_13" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -2567,10 +2931,38 @@ BEGIN
         ALTER TABLE "replgen"."log_13" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
     END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_13"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_13" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_13";
+            ALTER TABLE "replgen"."log_13" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
+    END IF;
     IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
         WHERE a.attrelid = '"replgen"."log_13"'::regclass AND a.attname = 'k2') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_13" ALTER COLUMN "k2" TYPE integer[]
             USING ARRAY["k2"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_13"'::regclass AND a.attname = 'k2')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_13" ALTER COLUMN "k2" TYPE integer[]
+                USING "k2"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_13";
+            ALTER TABLE "replgen"."log_13" ALTER COLUMN "k2" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -2766,6 +3158,20 @@ ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_truncate";
 
 -- Table 14: public.replication_control_note, key (code)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_14"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_14"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_14";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_14" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -2778,6 +3184,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_14"'::regclass AND a.attname = 'k1') = 'text'::regtype THEN
         ALTER TABLE "replgen"."log_14" ALTER COLUMN "k1" TYPE text[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_14"'::regclass AND a.attname = 'k1')
+       NOT IN ('text[]'::regtype, 'text'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_14" ALTER COLUMN "k1" TYPE text[]
+                USING "k1"::text::text[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_14";
+            ALTER TABLE "replgen"."log_14" ALTER COLUMN "k1" TYPE text[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;
@@ -2973,6 +3393,20 @@ ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_t
 
 -- Table 15: musicbrainz.editor_note, key (id)
 
+-- A log whose key has another shape (an upgrade changed the table's primary key) goes: the
+-- boundary packet of the new version reloads the table, so its pending keys are not needed.
+DO $replgen$
+BEGIN
+    IF (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass('"replgen"."log_15"')
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('ord', 'ts'))
+       IS DISTINCT FROM ARRAY['k1']::text[]
+       AND pg_catalog.to_regclass('"replgen"."log_15"') IS NOT NULL THEN
+        DROP TABLE "replgen"."log_15";
+    END IF;
+END
+$replgen$;
 CREATE TABLE IF NOT EXISTS "replgen"."log_15" (
     ord bigint NOT NULL,
     ts timestamptz NOT NULL,
@@ -2985,6 +3419,20 @@ BEGIN
         WHERE a.attrelid = '"replgen"."log_15"'::regclass AND a.attname = 'k1') = 'integer'::regtype THEN
         ALTER TABLE "replgen"."log_15" ALTER COLUMN "k1" TYPE integer[]
             USING ARRAY["k1"];
+    END IF;
+    -- A key column whose type an upgrade changed: its pending keys follow it; where no cast
+    -- exists the boundary packet reloads the table, and they are not needed.
+    IF (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"replgen"."log_15"'::regclass AND a.attname = 'k1')
+       NOT IN ('integer[]'::regtype, 'integer'::regtype) THEN
+        BEGIN
+            ALTER TABLE "replgen"."log_15" ALTER COLUMN "k1" TYPE integer[]
+                USING "k1"::text::integer[];
+        EXCEPTION WHEN OTHERS THEN
+            DELETE FROM "replgen"."log_15";
+            ALTER TABLE "replgen"."log_15" ALTER COLUMN "k1" TYPE integer[]
+                USING NULL;
+        END;
     END IF;
 END
 $replgen$;

@@ -201,7 +201,8 @@ pub struct EditorNote {
     pub created: replgen_runtime::types::TimestampTz,
     pub fluency: Option<replgen_runtime::types::PgText>,
 }
-/// The replicated layout: every table, sorted by id, and the capture migrations.
+/// The replicated layout: every table, sorted by id, the capture migrations, and every
+/// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 1,
     fingerprint: "8a996ac5cc59d22f57e80f011c58ee69d43906c95d1e7e233455fe613f55dcc8",
@@ -224,4 +225,5 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     ],
     install_sql: include_str!("../migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("../migrations/uninstall/replgen_uninstall.sql"),
+    earlier: &[],
 };

@@ -58,6 +58,10 @@ pub struct SchemaDef {
     pub install_sql: &'static str,
     /// The generated uninstall migration (idempotent).
     pub uninstall_sql: &'static str,
+    /// The layouts of every earlier schema_version, oldest first (their own `earlier` and SQL
+    /// are empty): a mirror binary applies every packet since the first with the layout it was
+    /// cut with, and upgrades its tables at the first packet of a newer version.
+    pub earlier: &'static [&'static SchemaDef],
 }
 
 impl SchemaDef {
@@ -67,6 +71,22 @@ impl SchemaDef {
             .binary_search_by_key(&id, |t| t.id)
             .ok()
             .map(|i| self.tables[i])
+    }
+
+    /// The layout of `version` this binary knows: itself or one of its earlier layouts.
+    pub fn layout(&'static self, version: u32) -> Option<&'static SchemaDef> {
+        if version == self.version {
+            return Some(self);
+        }
+        self.earlier.iter().copied().find(|l| l.version == version)
+    }
+
+    /// The schema_versions this binary knows, as written for people: `3`, or `1 to 3`.
+    pub fn known_versions(&self) -> String {
+        match self.earlier.first() {
+            Some(oldest) => format!("{} to {}", oldest.version, self.version),
+            None => self.version.to_string(),
+        }
     }
 }
 

@@ -122,12 +122,12 @@ impl Index {
                 )));
             }
             match e.name.as_str() {
-                "packet" => index.packets.push(parse_entry(e)?),
+                "packet" => index.packets.push(parse_entry(e, 1)?),
                 "export" => {
                     if index.export.is_some() {
                         return Err(IndexError::Invalid("more than one <export>".into()));
                     }
-                    index.export = Some(parse_entry(e)?)
+                    index.export = Some(parse_entry(e, 0)?)
                 }
                 other => return Err(IndexError::Invalid(format!("unexpected element <{other}>"))),
             }
@@ -167,11 +167,13 @@ fn entry_element<'a>(name: &'a str, entry: &Entry) -> BytesStart<'a> {
     e
 }
 
-fn parse_entry(e: &xml::Element) -> Result<Entry, IndexError> {
+/// One `<packet>` or `<export>`. Packets start at serial 1; an export may be at 0, the state
+/// before a feed's first packet (exported right after `install`).
+fn parse_entry(e: &xml::Element, min_serial: u64) -> Result<Entry, IndexError> {
     let serial = e.number("serial", MAX_SERIAL)?;
-    if serial == 0 {
+    if serial < min_serial {
         return Err(IndexError::Invalid(format!(
-            "<{}> serial 0 is out of range",
+            "<{}> serial {serial} is out of range",
             e.name
         )));
     }
@@ -275,6 +277,22 @@ mod tests {
         }
         assert!(Index::parse(b"<html/>").is_err());
         assert!(Index::parse(b"<replication><packet serial=\"x\"/></replication>").is_err());
+    }
+
+    #[test]
+    fn reads_an_export_at_serial_0_but_no_packet_0() {
+        let at_zero = Index {
+            packets: vec![],
+            export: Some(entry(0)),
+            feed: None,
+        };
+        assert_eq!(Index::parse(&at_zero.to_xml()).unwrap(), at_zero);
+        let packet_zero = Index {
+            packets: vec![entry(0)],
+            export: None,
+            feed: None,
+        };
+        assert!(Index::parse(&packet_zero.to_xml()).is_err());
     }
 
     #[test]

@@ -5,8 +5,9 @@
 use std::io::{self, BufRead, Read, Write};
 
 /// The format version written in the first header line. Format 2 added the feed identity and
-/// the predecessor's sha256; format 1 packets (without them) are still read.
-pub const FORMAT_VERSION: u32 = 2;
+/// the predecessor's sha256; format 3 the tables a packet reloads whole. Formats 1 and 2 (without
+/// them) are still read.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The change a data line carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,21 +51,35 @@ pub struct PacketHeader {
     pub fingerprint: String,
     /// Creation time, RFC 3339 in UTC with microseconds.
     pub created: String,
+    /// The tables this packet reloads whole, sorted: every row of each is an ADD line, and a
+    /// replica deletes the rows of these tables that the packet does not list (a schema
+    /// change's boundary packet, `dump --resync`). Empty before format 3.
+    pub reload: Vec<u32>,
 }
 
 impl PacketHeader {
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         write!(
             out,
-            "# replgen packet {FORMAT_VERSION}\n# serial {}\n# previous {}\n# feed {}\n# previous_sha256 {}\n# schema_version {}\n# fingerprint {}\n# created {}\n",
+            "# replgen packet {FORMAT_VERSION}\n# serial {}\n# previous {}\n# feed {}\n# previous_sha256 {}\n# schema_version {}\n# fingerprint {}\n# created {}\n# reload {}\n",
             self.serial,
             self.previous,
             self.feed,
             self.previous_sha256.as_deref().unwrap_or("-"),
             self.schema_version,
             self.fingerprint,
-            self.created
+            self.created,
+            self.reload_text(),
         )
+    }
+
+    /// The `# reload` header value: the table ids, space-separated, or `-` for none.
+    fn reload_text(&self) -> String {
+        if self.reload.is_empty() {
+            return "-".into();
+        }
+        let ids: Vec<String> = self.reload.iter().map(u32::to_string).collect();
+        ids.join(" ")
     }
 }
 
@@ -182,6 +197,7 @@ impl<R: BufRead> PacketReader<R> {
                 schema_version: 0,
                 fingerprint: String::new(),
                 created: String::new(),
+                reload: Vec::new(),
             },
             line_no: 0,
             consumed: 0,
@@ -257,6 +273,7 @@ impl<R: BufRead> PacketReader<R> {
         let format: u32 = match magic.as_str() {
             "1" => 1,
             "2" => 2,
+            "3" => 3,
             _ => {
                 return Err(format_err(
                     1,
@@ -310,6 +327,10 @@ impl<R: BufRead> PacketReader<R> {
         self.header.schema_version = parse_num(&version, self.line_no, "schema_version")?;
         self.header.fingerprint = self.header_value("fingerprint")?;
         self.header.created = self.header_value("created")?;
+        if format >= 3 {
+            let reload = self.header_value("reload")?;
+            self.header.reload = parse_reload(&reload, self.line_no)?;
+        }
         Ok(())
     }
 
@@ -417,6 +438,25 @@ fn parse_num<T: std::str::FromStr>(text: &str, line: u64, what: &str) -> Result<
         .map_err(|_| format_err(line, format!("`{}` is not a valid {what}", clip(text))))
 }
 
+/// `-`, or table ids separated by single spaces, strictly increasing.
+fn parse_reload(text: &str, line: u64) -> Result<Vec<u32>, PacketError> {
+    if text == "-" {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<u32> = Vec::new();
+    for part in text.split(' ') {
+        let id: u32 = parse_num(part, line, "reloaded table id")?;
+        if ids.last().is_some_and(|&last| last >= id) {
+            return Err(format_err(
+                line,
+                "the reloaded table ids are not strictly increasing",
+            ));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 fn clip(text: &str) -> String {
     let mut s: String = text.chars().take(60).collect();
     if s.len() < text.len() {
@@ -454,6 +494,7 @@ mod tests {
             schema_version: 1,
             fingerprint: "abc".into(),
             created: "2026-11-28T15:00:00.000000Z".into(),
+            reload: Vec::new(),
         }
         .write_to(&mut out)
         .unwrap();
@@ -501,13 +542,30 @@ mod tests {
         for bad in [
             text.replace("0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b", "not-a-feed"),
             text.replace(&"ab".repeat(32), "xyz"),
-            text.replace("# replgen packet 2", "# replgen packet 3"),
+            text.replace("# replgen packet 3", "# replgen packet 4"),
+            text.replace("# reload -", "# reload 5 3"),
+            text.replace("# reload -", "# reload 5 5"),
+            text.replace("# reload -", "# reload 1,2"),
+            text.replace("# reload -", "# reload "),
         ] {
             assert!(
                 PacketReader::new(bad.as_bytes(), Limits::DEFAULT).is_err(),
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn reads_the_reloaded_tables_and_format_2_packets() {
+        let text = String::from_utf8(packet("# end 0\n")).unwrap();
+        let reloads = text.replace("# reload -", "# reload 2 17 300");
+        let reader = PacketReader::new(reloads.as_bytes(), Limits::DEFAULT).unwrap();
+        assert_eq!(reader.header().reload, vec![2, 17, 300]);
+        let format_2 = text
+            .replace("# replgen packet 3", "# replgen packet 2")
+            .replace("# reload -\n", "");
+        let reader = PacketReader::new(format_2.as_bytes(), Limits::DEFAULT).unwrap();
+        assert_eq!(reader.header().reload, Vec::<u32>::new());
     }
 
     #[test]
@@ -527,10 +585,10 @@ mod tests {
         let err = read_all(&packet("1\t5\tts\t7\t5\n# end 1\n")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 9: `7` is not an operation (0, 1 or 2)"
+            "line 10: `7` is not an operation (0, 1 or 2)"
         );
         let err = read_all(&packet("x\t5\tts\t0\t5\n# end 1\n")).unwrap_err();
-        assert_eq!(err.to_string(), "line 9: `x` is not a table id");
+        assert_eq!(err.to_string(), "line 10: `x` is not a table id");
         assert!(read_all(&packet("1\t5\tts\t0\t5\n# end 1\nmore\n")).is_err());
     }
 
@@ -549,7 +607,7 @@ mod tests {
         let mut fields = Vec::new();
         assert!(matches!(
             reader.next_line(&mut fields),
-            Err(PacketError::LineTooLong { line: 9, .. })
+            Err(PacketError::LineTooLong { line: 10, .. })
         ));
     }
 

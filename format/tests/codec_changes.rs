@@ -51,6 +51,7 @@ fn packet(lines: &[String]) -> Vec<u8> {
         schema_version: 1,
         fingerprint: "ab".repeat(32),
         created: "2026-11-28T15:00:00.123456Z".into(),
+        reload: Vec::new(),
     }
     .write_to(&mut out)
     .unwrap();
@@ -116,11 +117,11 @@ fn errors_name_the_line() {
     let results: Vec<_> = changes_of::<Recording, _>(&packet(&lines)[..]).collect();
     assert_eq!(results.len(), 2);
     let err = results[1].as_ref().unwrap_err();
-    assert_eq!(err.line, Some(10), "{err}");
+    assert_eq!(err.line, Some(11), "{err}");
     assert_eq!(err.column.as_deref(), Some("video"));
     assert_eq!(
         err.to_string(),
-        "line 10: musicbrainz.recording.video: (key 1) invalid boolean \"maybe\""
+        "line 11: musicbrainz.recording.video: (key 1) invalid boolean \"maybe\""
     );
 
     // A REMOVE line with too many key fields.
@@ -129,7 +130,7 @@ fn errors_name_the_line() {
         .next()
         .unwrap()
         .unwrap_err();
-    assert_eq!(err.line, Some(9));
+    assert_eq!(err.line, Some(10));
     assert!(err.reason.contains("1 key columns"), "{err}");
 
     // A truncated packet: the error comes after the good lines.

@@ -41,8 +41,11 @@ pub struct Spanned<T> {
 
 pub struct Container<'a> {
     pub ident: &'a syn::Ident,
-    /// `schema = "..."`, if given.
+    /// `schema = "..."` (or `layout = "..."`), if given.
     pub schema: Option<Spanned<String>>,
+    /// Whether the file is a published layout (`layout = "migrations/layouts/v1.yaml"`, which
+    /// the generated module names for the tables of earlier schema versions), not schema.yaml.
+    pub layout: bool,
     /// `table = "..."`.
     pub table: Spanned<String>,
     /// `id = N`, if given.
@@ -66,6 +69,7 @@ impl<'a> Container<'a> {
     pub fn from_ast(input: &'a syn::DeriveInput) -> Result<Container<'a>, syn::Error> {
         let mut cx = Ctxt::default();
         let mut schema = None;
+        let mut layout = false;
         let mut table = None;
         let mut id = None;
         for attr in input
@@ -80,12 +84,13 @@ impl<'a> Container<'a> {
                     .map(|i| i.to_string())
                     .unwrap_or_default();
                 match key.as_str() {
-                    "schema" | "table" => {
+                    "schema" | "layout" | "table" => {
                         let lit: syn::LitStr = meta.value()?.parse()?;
-                        let slot = if key == "schema" {
-                            &mut schema
-                        } else {
+                        let slot = if key == "table" {
                             &mut table
+                        } else {
+                            layout = key == "layout";
+                            &mut schema
                         };
                         if slot.is_some() {
                             cx.error(
@@ -115,7 +120,7 @@ impl<'a> Container<'a> {
                     }
                     _ => {
                         return Err(meta.error(
-                            "unknown #[replicated(...)] key; expected `schema`, `table` or `id`",
+                            "unknown #[replicated(...)] key; expected `schema`, `layout`, `table` or `id`",
                         ))
                     }
                 }
@@ -162,6 +167,7 @@ impl<'a> Container<'a> {
         Ok(Container {
             ident: &input.ident,
             schema,
+            layout,
             table: table.expect("checked above"),
             id,
             fields,

@@ -63,7 +63,7 @@ fn expand(input: &syn::DeriveInput) -> Result<TokenStream, syn::Error> {
     let source_file = proc_macro::Span::call_site().local_file();
     let path = crate::schema::resolve(written, source_file)
         .map_err(|e| syn::Error::new(schema_span, e))?;
-    let schema = crate::schema::load(&path)
+    let schema = crate::schema::load(&path, container.layout)
         .map_err(|e| syn::Error::new(schema_span, format!("{written} is invalid:\n{e}")))?;
 
     let table_name = container.table.value.as_str();

@@ -56,8 +56,8 @@ fn absolute(p: PathBuf) -> PathBuf {
 }
 
 /// The parsed schema at `path` (absolute), or its errors as text (one `file:line:col: message`
-/// per line).
-pub fn load(path: &Path) -> Loaded {
+/// per line); `layout` when the file is a published layout rather than schema.yaml.
+pub fn load(path: &Path, layout: bool) -> Loaded {
     let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let cache = CACHE.get_or_init(Default::default);
     if let Some((cached_mtime, loaded)) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(path)
@@ -66,9 +66,12 @@ pub fn load(path: &Path) -> Loaded {
             return loaded.clone();
         }
     }
-    let loaded = replgen_schema::load(path)
-        .map(Arc::new)
-        .map_err(|e| e.to_string());
+    let loaded = if layout {
+        replgen_schema::load_layout(path).map(|l| l.schema)
+    } else {
+        replgen_schema::load(path)
+    };
+    let loaded = loaded.map(Arc::new).map_err(|e| e.to_string());
     cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -156,16 +156,30 @@ impl std::error::Error for SchemaErrors {}
 
 /// Reads, parses and validates a schema file. Errors name the file as `path` displays.
 pub fn load(path: &Path) -> Result<Schema, SchemaErrors> {
+    read_then(path, "schema file", parse_str)
+}
+
+/// Reads `path` and parses it with `parse`; a read error is one located error.
+fn read_then<T>(
+    path: &Path,
+    what: &str,
+    parse: impl FnOnce(&str, &str) -> Result<T, SchemaErrors>,
+) -> Result<T, SchemaErrors> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(src) => parse_str(&src, &file),
+        Ok(src) => parse(&src, &file),
         Err(e) => Err(SchemaErrors(vec![SchemaError {
             file,
             line: 0,
             column: 0,
-            message: format!("cannot read the schema file: {e}"),
+            message: format!("cannot read the {what}: {e}"),
         }])),
     }
+}
+
+/// Reads and parses a layout history file (`layouts/v<N>.yaml`).
+pub fn load_layout(path: &Path) -> Result<Layout, SchemaErrors> {
+    read_then(path, "layout file", parse_layout)
 }
 
 /// Parses and validates schema.yaml text; `file` is the name used in error messages.

@@ -132,11 +132,20 @@ pub fn generate(
     let install_path = paths.sql_out.join(&install_name);
     let uninstall_path = paths.sql_out.join(UNINSTALL_FILE);
     let layout_path = paths.sql_out.join(history::layout_path(version));
+    let earlier: Vec<rust::EarlierLayout> = history
+        .versions
+        .range(..version)
+        .map(|(_, p)| rust::EarlierLayout {
+            schema: &p.layout.schema,
+            layout_attr: schema_attr_path(&p.path, &paths.rust_out),
+        })
+        .collect();
     let module = rust::module(
         schema,
         &schema_attr,
         &relative_to_file(&paths.rust_out, &install_path),
         &relative_to_file(&paths.rust_out, &uninstall_path),
+        &earlier,
     )?;
     let layout = history::render(
         schema,

@@ -15,6 +15,14 @@ fn ident(name: &str) -> Ident {
     }
 }
 
+/// An earlier schema_version's layout as the module embeds it: hidden row structs checked
+/// against its committed layout file, so the binary can check and apply that version's packets.
+pub struct EarlierLayout<'a> {
+    pub schema: &'a Schema,
+    /// The `layout = "..."` path the derive reads (see [`crate::schema_attr_path`]).
+    pub layout_attr: String,
+}
+
 /// The whole module, formatted with prettyplease.
 /// `install_path` and `uninstall_path` are the migrations relative to the module's folder: the
 /// module embeds them with `include_str!` (as sqlx's `migrate!` and refinery do), so the SQL
@@ -24,7 +32,62 @@ pub fn module(
     schema_attr: &str,
     install_path: &str,
     uninstall_path: &str,
+    earlier: &[EarlierLayout],
 ) -> Result<String, GenerateError> {
+    let (mut items, table_refs) = row_structs(schema, &quote!(schema = #schema_attr))?;
+    let mut earlier_refs = Vec::new();
+    for layout in earlier {
+        let attr = &layout.layout_attr;
+        let (structs, refs) = row_structs(layout.schema, &quote!(layout = #attr))?;
+        let version = Literal::u32_unsuffixed(layout.schema.schema_version);
+        let fingerprint = layout.schema.fingerprint();
+        let name = ident(&format!("layout_v{}", layout.schema.schema_version));
+        let doc = format!(
+            " The layout of schema_version {}, kept so this binary applies that version's packets.",
+            layout.schema.schema_version
+        );
+        items.push(quote! {
+            #[doc = #doc]
+            #[doc(hidden)]
+            pub mod #name {
+                #(#structs)*
+                pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
+                    version: #version,
+                    fingerprint: #fingerprint,
+                    tables: &[#(#refs,)*],
+                    install_sql: "",
+                    uninstall_sql: "",
+                    earlier: &[],
+                };
+            }
+        });
+        earlier_refs.push(quote!(&#name::SCHEMA));
+    }
+    let version = Literal::u32_unsuffixed(schema.schema_version);
+    let fingerprint = schema.fingerprint();
+    items.push(quote! {
+        /// The replicated layout: every table, sorted by id, the capture migrations, and every
+        /// earlier layout.
+        pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
+            version: #version,
+            fingerprint: #fingerprint,
+            tables: &[#(#table_refs,)*],
+            install_sql: include_str!(#install_path),
+            uninstall_sql: include_str!(#uninstall_path),
+            earlier: &[#(#earlier_refs,)*],
+        };
+    });
+    let tokens = quote!(#(#items)*);
+    let file: syn::File = syn::parse2(tokens).map_err(GenerateError::RustModule)?;
+    Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
+}
+
+/// One struct per table of `schema`, derived against the file `source` names, and the
+/// `TABLE` constant of each.
+fn row_structs(
+    schema: &Schema,
+    source: &TokenStream,
+) -> Result<(Vec<TokenStream>, Vec<TokenStream>), GenerateError> {
     let mut items: Vec<TokenStream> = Vec::new();
     let mut table_refs: Vec<TokenStream> = Vec::new();
     for t in &schema.tables {
@@ -59,26 +122,12 @@ pub fn module(
         items.push(quote! {
             #[doc = #doc]
             #[derive(Debug, Clone, PartialEq, replgen_runtime::Replicated)]
-            #[replicated(schema = #schema_attr, table = #written, id = #id)]
+            #[replicated(#source, table = #written, id = #id)]
             pub struct #struct_name {
                 #(#field_tokens,)*
             }
         });
         table_refs.push(quote!(<#struct_name as replgen_runtime::Replicated>::TABLE));
     }
-    let version = Literal::u32_unsuffixed(schema.schema_version);
-    let fingerprint = schema.fingerprint();
-    items.push(quote! {
-        /// The replicated layout: every table, sorted by id, and the capture migrations.
-        pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
-            version: #version,
-            fingerprint: #fingerprint,
-            tables: &[#(#table_refs,)*],
-            install_sql: include_str!(#install_path),
-            uninstall_sql: include_str!(#uninstall_path),
-        };
-    });
-    let tokens = quote!(#(#items)*);
-    let file: syn::File = syn::parse2(tokens).map_err(GenerateError::RustModule)?;
-    Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
+    Ok((items, table_refs))
 }

@@ -51,17 +51,35 @@ pub enum Error {
     #[error("change capture is not installed in this database; run the `install` command (or the generated migration) first")]
     NotInstalled,
     #[error(
-        "the database's capture is for schema_version {installed_version} (fingerprint {}), but this binary was \
-         generated for schema_version {binary_version} (fingerprint {}); apply the current install migration",
+        "the database's capture is for schema_version {installed_version} (fingerprint {}), a layout this binary \
+         does not know (it knows schema_version {known}); {}",
         short(installed_fingerprint),
-        short(binary_fingerprint)
+        if *installed_version > *binary_version {
+            "a newer install migration ran: run a binary generated for that schema_version or later"
+        } else {
+            "apply this binary's install migration (`install`), or run the binary generated with the installed one"
+        }
     )]
     CaptureMismatch {
         installed_version: u32,
         installed_fingerprint: String,
         binary_version: u32,
-        binary_fingerprint: String,
+        /// The versions this binary knows, as written for people.
+        known: String,
     },
+    #[error(
+        "the feed last published schema_version {published}, but the installed capture is schema_version \
+         {installed}: a feed's layout never goes back; install the newer capture again (nothing was cut)"
+    )]
+    LayoutBehindFeed { installed: u32, published: u32 },
+    #[error(
+        "the feed last published schema_version {version}, a layout this binary does not know (it knows \
+         schema_version {known}); run a binary generated with that version's layout history"
+    )]
+    LayoutUnknown { version: u32, known: String },
+    /// The capture was installed again between a cut's start and its locks (retried).
+    #[error("the capture was upgraded while the cut began; cut again")]
+    CaptureChanged,
     /// The database says a file was published, but the feed folder does not have it.
     #[error(
         "packet {serial} was published into {folder}, but its file {path} is missing: this folder is not, \
@@ -155,13 +173,14 @@ pub enum Error {
         found: Option<String>,
     },
     #[error(
-        "{what} is for schema_version {version}, but this binary is for schema_version {binary_version}; \
-         upgrade the replica's tables and this binary to the feed's schema, then import the latest export"
+        "{what} is for schema_version {version}, but this binary knows only schema_version {known}; \
+         upgrade the mirror binary to one generated for schema_version {version} or later (nothing was changed)"
     )]
     SchemaVersion {
         what: String,
         version: u32,
-        binary_version: u32,
+        /// The versions this binary knows, as written for people.
+        known: String,
     },
     #[error(
         "{what} has schema_version {version} but a different table layout (fingerprint {}…, this binary {}…); \
@@ -174,6 +193,17 @@ pub enum Error {
         version: u32,
         fingerprint: String,
         binary_fingerprint: String,
+    },
+    #[error("{what}: {reason} (nothing was changed)")]
+    UpgradeRefused { what: String, reason: String },
+    #[error(
+        "{what} is for schema_version {version}, older than the replica's schema_version {replica_version}: \
+         a feed's layout never goes back; import the feed's latest export"
+    )]
+    LayoutWentBack {
+        what: String,
+        version: u32,
+        replica_version: u32,
     },
     #[error("packet {serial} ({path}): the replica already applied it (replica is at packet {at}); a packet is never applied twice")]
     AlreadyApplied { serial: u64, path: String, at: u64 },
@@ -236,6 +266,18 @@ impl Error {
             // "the database system is starting up"); 53: insufficient resources.
             Some(db) => matches!(&db.code().code()[..2], "08" | "57" | "53"),
         }
+    }
+
+    /// Whether a statement named a table that does not exist.
+    pub fn is_undefined_table(&self) -> bool {
+        matches!(self, Error::Db { source, .. }
+            if source.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE))
+    }
+
+    /// Whether a statement gave up waiting for a lock (`lock_timeout`): trying again may succeed.
+    pub fn is_lock_timeout(&self) -> bool {
+        matches!(self, Error::Db { source, .. }
+            if source.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE))
     }
 }
 

@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod faults;
 pub mod feed;
+pub mod layout_change;
 pub mod master;
 pub mod redact;
 pub mod replica;

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use minijinja::{context, Environment, UndefinedBehavior, Value};
 use replgen_schema::capture;
 
-use crate::def::TableDef;
+use crate::def::{ColumnDef, TableDef};
 
 /// Every template in `runtime/templates/`, embedded by name.
 macro_rules! templates {
@@ -16,11 +16,14 @@ macro_rules! templates {
 }
 
 const TEMPLATES: &[(&str, &str)] = templates![
+    "all_null",
     "analyze",
     "apply_mode",
     "bucket_rows",
     "capture_installed",
     "consume_log",
+    "create_table",
+    "drop_table",
     "dump_plan",
     "dump_table",
     "empty_table",
@@ -35,7 +38,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "merge",
     "new_feed",
     "pending",
+    "published_layout",
     "replica_hazards",
+    "reload_table",
     "replica_state",
     "set_position",
     "stage",
@@ -43,6 +48,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "state",
     "table_buckets",
     "table_digest",
+    "upgrade_blockers",
+    "upgrade_table",
+    "upgrade_table_after",
     "vacuum_log",
 ];
 
@@ -75,14 +83,21 @@ pub fn table_context(t: &TableDef) -> Value {
     let column = |name: &str| context! { q => quote_ident(name) };
     context! {
         id => t.id,
+        schema_q => quote_ident(t.schema),
+        name_q => quote_ident(t.name),
         qname => capture::qualified_name(t.schema, t.name),
         qlit => quote_literal(&capture::qualified_name(t.schema, t.name)),
         log => capture::change_log_qualified(t.id),
         stage => quote_ident(&format!("replgen_stage_{}", t.id)),
-        columns => t.columns.iter().map(|c| column(c.name)).collect::<Vec<_>>(),
+        columns => t.columns.iter().map(column_context).collect::<Vec<_>>(),
         key => t.key_columns().map(|c| column(c.name)).collect::<Vec<_>>(),
         op => quote_ident(&op_column(t)),
     }
+}
+
+/// A column as templates see it: quoted name, SQL type, nullability.
+pub fn column_context(c: &ColumnDef) -> Value {
+    context! { q => quote_ident(c.name), type => c.sql_type, nullable => c.nullable }
 }
 
 /// The staging table's operation column: `replgen_op`, or `replgen_op_2`, ... when the table
@@ -100,6 +115,20 @@ pub fn op_column(t: &TableDef) -> String {
 /// Renders a template about one table.
 pub fn for_table(template: &str, t: &TableDef) -> String {
     render(template, context! { t => table_context(t) })
+}
+
+/// Renders a template about one table and some of its columns.
+pub fn for_columns(template: &str, t: &TableDef, columns: &[&ColumnDef]) -> String {
+    let columns: Vec<Value> = columns.iter().map(|c| column_context(c)).collect();
+    render(
+        template,
+        context! { t => table_context(t), columns => columns },
+    )
+}
+
+/// Renders a template about one table with more parameters.
+pub fn for_table_with(template: &str, t: &TableDef, extra: Value) -> String {
+    render(template, context! { t => table_context(t), ..extra })
 }
 
 /// Renders a template about all tables.

@@ -172,6 +172,10 @@ enum Command {
         /// its capture publish what is applied.
         #[arg(long)]
         cascade: bool,
+        /// At a schema change, keep the tables the new layout no longer replicates (they are
+        /// dropped otherwise; never with CASCADE).
+        #[arg(long)]
+        keep_dropped: bool,
         #[command(flatten)]
         fetch: FetchArgs,
     },
@@ -393,6 +397,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             follow,
             interval,
             cascade,
+            keep_dropped,
             fetch,
         } => {
             let stop = stop_flag();
@@ -400,6 +405,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             let connect = || {
                 Replica::connect(&db.db, schema, cascade).map(|mut replica| {
                     replica.stop = Arc::clone(&stop);
+                    replica.keep_dropped = keep_dropped;
                     replica
                 })
             };
@@ -427,7 +433,8 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                     }
                     // Following, a failure (a network blip, a packet not yet fixed) is reported
                     // and retried at the next poll; the replica stays at its last good packet.
-                    Err(e) if follow => {
+                    // A layout this binary does not know stays unknown: stop on it.
+                    Err(e) if follow && !matches!(e, Error::SchemaVersion { .. }) => {
                         let message = crate::redact::conninfo(&e.to_string());
                         if message != last_error {
                             eprintln!("error: {message}");

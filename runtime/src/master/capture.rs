@@ -1,16 +1,21 @@
 //! Whether the capture installed in the database is the one this binary was generated with: a
 //! forgotten migration would otherwise produce packets nobody can apply.
 
-use postgres::Client;
+use postgres::GenericClient;
 
 use crate::def::SchemaDef;
 use crate::error::{Context, Error, Result};
 use crate::sql;
 
-/// Refuses unless the database's capture is this binary's layout. Only a missing
-/// `replgen.meta` means "not installed"; any other failure (permission denied, a lost
-/// connection, a timeout) is reported as itself.
-pub(super) fn check_installed(client: &mut Client, schema: &SchemaDef) -> Result<()> {
+/// The layout of the database's capture: this binary's own or one of its earlier layouts (a
+/// binary deployed before its install migration ran keeps cutting the installed version).
+/// Refuses a layout this binary does not know. Only a missing `replgen.meta` means "not
+/// installed"; any other failure (permission denied, a lost connection, a timeout) is reported
+/// as itself.
+pub(super) fn installed_layout(
+    client: &mut impl GenericClient,
+    schema: &'static SchemaDef,
+) -> Result<&'static SchemaDef> {
     let exists: bool = client
         .query_one("SELECT to_regclass('replgen.meta') IS NOT NULL", &[])
         .context(|| "cannot look for replgen.meta".into())?
@@ -22,15 +27,15 @@ pub(super) fn check_installed(client: &mut Client, schema: &SchemaDef) -> Result
         .query_opt(&sql::plain("capture_installed"), &[])
         .context(|| "cannot read replgen.meta".into())?
         .ok_or(Error::NotInstalled)?;
-    let version: i32 = row.get(0);
+    let version = row.get::<_, i32>(0) as u32;
     let fingerprint: String = row.get(1);
-    if version as u32 != schema.version || fingerprint != schema.fingerprint {
-        return Err(Error::CaptureMismatch {
-            installed_version: version as u32,
+    match schema.layout(version) {
+        Some(layout) if layout.fingerprint == fingerprint => Ok(layout),
+        _ => Err(Error::CaptureMismatch {
+            installed_version: version,
             installed_fingerprint: fingerprint,
             binary_version: schema.version,
-            binary_fingerprint: schema.fingerprint.to_string(),
-        });
+            known: schema.known_versions(),
+        }),
     }
-    Ok(())
 }

@@ -45,7 +45,7 @@ impl Master {
         db::lock(&mut self.client, LOCK_CUT)?;
         let result = last_cut(&mut self.client)
             .and_then(|(last, _)| self.check_folder(last))
-            .and_then(|()| self.cut_locked());
+            .and_then(|()| self.retry_on_upgrade(Master::cut_locked));
         let unlock = db::unlock(&mut self.client, LOCK_CUT);
         let prepared = result?;
         unlock?;
@@ -61,6 +61,29 @@ impl Master {
         }))
     }
 
+    /// Runs `step` with the installed capture's layout; once more when the capture was upgraded
+    /// between reading that layout and the step's locks (the step then changed nothing).
+    pub(super) fn retry_on_upgrade<T>(
+        &mut self,
+        mut step: impl FnMut(&mut Master) -> Result<T>,
+    ) -> Result<T> {
+        let mut attempts = 0;
+        loop {
+            self.schema = super::capture::installed_layout(&mut self.client, self.binary)?;
+            match step(self) {
+                Err(Error::CaptureChanged) if attempts < 3 => attempts += 1,
+                // A replicated table is gone (the application's migration dropped it): the
+                // failed lock ended the transaction, so the live tables are checked outside it,
+                // to name that table and every other difference from the layout.
+                Err(e) if e.is_undefined_table() => {
+                    super::live_tables::check(&mut self.client, self.schema)?;
+                    return Err(e);
+                }
+                result => return result,
+            }
+        }
+    }
+
     fn cut_locked(&mut self) -> Result<Option<Entry>> {
         let (schema, opts) = (self.schema, self.opts.clone());
         // The snapshot is taken by the transaction's first query, after the cut lock is held,
@@ -71,7 +94,14 @@ impl Master {
             .isolation_level(IsolationLevel::RepeatableRead)
             .start()
             .context(|| "cannot begin the cut".into())?;
-        let prepared = prepare_cut(&mut tx, schema, &opts, &self.feed, &self.identity)?;
+        let prepared = prepare_cut(
+            &mut tx,
+            self.binary,
+            schema,
+            &opts,
+            &self.feed,
+            &self.identity,
+        )?;
         if prepared.is_some() {
             crash_point("dump-before-commit");
         }
@@ -98,15 +128,18 @@ impl Master {
 /// (and changes nothing) when there is nothing to cut.
 pub(super) fn prepare_cut(
     tx: &mut Transaction,
+    binary: &'static SchemaDef,
     schema: &'static SchemaDef,
     opts: &DumpOptions,
     feed: &Feed,
     identity: &FeedInfo,
 ) -> Result<Option<PreparedCut>> {
     // Must be the transaction's first statement: the snapshot is taken by the next one.
-    tx.batch_execute(&sql::for_tables("lock_tables", schema.tables))
-        .context(|| "cannot lock the replicated tables for the cut".into())?;
-    // Locked, the tables cannot change shape until the cut ends.
+    lock_tables(tx, schema)?;
+    // Locked, the tables cannot change shape until the cut ends, nor their capture be replaced.
+    if !std::ptr::eq(super::capture::installed_layout(tx, binary)?, schema) {
+        return Err(Error::CaptureChanged);
+    }
     super::live_tables::check(tx, schema)?;
     let pending: Vec<&'static TableDef> = tx
         .query(&sql::for_tables("pending", schema.tables), &[])
@@ -114,7 +147,13 @@ pub(super) fn prepare_cut(
         .iter()
         .filter_map(|row| schema.table(row.get::<_, i32>(0) as u32))
         .collect();
-    if pending.is_empty() && !opts.empty_packets {
+    // The first cut of an upgraded capture publishes the boundary packet, changes or not.
+    let boundary = super::boundary::published_layout(tx, binary, schema)?;
+    let reload = match boundary {
+        Some(from) => super::boundary::reloads(tx, from, schema)?,
+        None => Vec::new(),
+    };
+    if pending.is_empty() && boundary.is_none() && !opts.empty_packets {
         return Ok(None);
     }
     let (last, previous_sha256) = last_cut(tx)?;
@@ -135,10 +174,11 @@ pub(super) fn prepare_cut(
         schema_version: schema.version,
         fingerprint: schema.fingerprint.to_string(),
         created: created.clone(),
+        reload: reload.iter().map(|t| t.id).collect(),
     };
     feed.prepare_tmp()?;
     let tmp = feed.packet_tmp(serial);
-    let (sha256, size, rows) = write_packet(tx, &pending, &header, &tmp, opts.compression)
+    let (sha256, size, rows) = write_packet(tx, &pending, &reload, &header, &tmp, opts.compression)
         .inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
         })?;
@@ -178,6 +218,13 @@ pub(super) fn prepare_cut(
     }))
 }
 
+/// Locks every replicated table against TRUNCATE, DROP and ALTER until the cut ends. (A table
+/// that does not exist fails here; [`Master::retry_on_upgrade`] then names every difference.)
+fn lock_tables(tx: &mut Transaction, schema: &'static SchemaDef) -> Result<()> {
+    tx.batch_execute(&sql::for_tables("lock_tables", schema.tables))
+        .context(|| "cannot lock the replicated tables for the cut".into())
+}
+
 /// After the cut committed: gives the packet its final name.
 pub(super) fn publish_cut(feed: &Feed, cut: PreparedCut) -> Result<()> {
     feed.publish(&cut.tmp, &cut.entry.path)
@@ -192,10 +239,12 @@ pub(super) fn last_cut(client: &mut impl postgres::GenericClient) -> Result<(u64
     Ok((row.get::<_, i64>(0) as u64, row.get(1)))
 }
 
-/// Streams every pending table's changed rows through gzip into `tmp`, durable on return.
+/// Streams every pending table's changed rows, and every row of the tables it reloads, through
+/// gzip into `tmp`, durable on return.
 fn write_packet(
     tx: &mut Transaction,
-    tables: &[&'static TableDef],
+    pending: &[&'static TableDef],
+    reload: &[&'static TableDef],
     header: &PacketHeader,
     tmp: &std::path::Path,
     level: u32,
@@ -207,10 +256,19 @@ fn write_packet(
     // The dump query sorts and hashes every changed key; JIT only adds start-up time to it.
     tx.batch_execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
         .context(|| "cannot set the cut's planner settings".into())?;
+    let mut tables: Vec<&'static TableDef> = pending.iter().chain(reload).copied().collect();
+    tables.sort_by_key(|t| t.id);
+    tables.dedup_by_key(|t| t.id);
     for table in tables {
-        choose_join(tx, table)?;
+        // A reloaded table's rows replace its changes: its log is consumed all the same.
+        let query = if reload.iter().any(|r| r.id == table.id) {
+            sql::for_table("reload_table", table)
+        } else {
+            choose_join(tx, table)?;
+            sql::for_table("dump_table", table)
+        };
         let reader = tx
-            .copy_out(&sql::for_table("dump_table", table))
+            .copy_out(&query)
             .context(|| format!("cannot read the changed rows of {}", table.display_name()))?;
         rows += copy_lines(BufReader::with_capacity(1 << 20, reader), table, &mut gz)?;
     }

@@ -49,7 +49,7 @@ impl Master {
         db::lock(&mut self.client, LOCK_CUT)?;
         let result = last_cut(&mut self.client)
             .and_then(|(last, _)| self.check_folder(last))
-            .and_then(|()| self.export_locked(started));
+            .and_then(|()| self.retry_on_upgrade(|master| master.export_locked(started)));
         let unlock = db::unlock(&mut self.client, LOCK_CUT);
         let summary = result?;
         unlock?;
@@ -65,7 +65,14 @@ impl Master {
             .read_only(false)
             .start()
             .context(|| "cannot begin the export".into())?;
-        let cut = prepare_cut(&mut tx, schema, &opts, &self.feed, &self.identity)?;
+        let cut = prepare_cut(
+            &mut tx,
+            self.binary,
+            schema,
+            &opts,
+            &self.feed,
+            &self.identity,
+        )?;
         let (serial, packet_sha256) = match &cut {
             Some(c) => (c.entry.serial, Some(c.entry.sha256.clone())),
             None => last_cut(&mut tx)?,

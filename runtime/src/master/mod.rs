@@ -2,6 +2,7 @@
 //! ([`cut`]), writes exports ([`export`]) and finishes what an interrupted dumper left
 //! ([`recovery`]); the feed folder itself is [`crate::feed`].
 
+mod boundary;
 mod capture;
 mod cut;
 mod export;
@@ -57,6 +58,9 @@ impl DumpOptions {
 /// A connection to the master that owns the right to cut (the dumper lock).
 pub struct Master {
     client: Client,
+    /// Every layout this binary knows (its own and the earlier ones).
+    binary: &'static SchemaDef,
+    /// The installed capture's layout, which cuts and exports publish.
     schema: &'static SchemaDef,
     opts: DumpOptions,
     feed: Feed,
@@ -76,7 +80,8 @@ impl Master {
         exclusive: bool,
     ) -> Result<Master> {
         let mut client = db::connect(db)?;
-        capture::check_installed(&mut client, schema)?;
+        let binary = schema;
+        let schema = capture::installed_layout(&mut client, binary)?;
         client
             .batch_execute(&sql::plain("state"))
             .context(|| "cannot create replgen's state tables".into())?;
@@ -92,6 +97,7 @@ impl Master {
         let (identity, published) = identity::load(&mut client)?;
         let mut master = Master {
             client,
+            binary,
             schema,
             opts,
             feed,

@@ -11,7 +11,7 @@ use std::time::Instant;
 use flate2::read::MultiGzDecoder;
 
 use super::rows::{check_line, stage_line};
-use super::{position, Replica};
+use super::{position, upgrade, Replica};
 use crate::codec::DecodeError;
 use crate::def::{SchemaDef, TableDef};
 use crate::error::{Context, Error, Result};
@@ -51,7 +51,7 @@ impl Replica {
         let position = self.position()?;
         let current = position.as_ref().map(|p| p.serial).unwrap_or(0);
         if let Some(p) = &position {
-            self.check_schema(p.schema_version, &p.fingerprint, "the replica's position")?;
+            self.layout_of(p.schema_version, &p.fingerprint, "the replica's position")?;
         }
         let feed = index.feed.as_ref().map(|f| f.id.clone());
         if let Some(followed) = position.as_ref().and_then(|p| p.feed.clone()) {
@@ -114,10 +114,38 @@ impl Replica {
     }
 
     /// Downloads one packet, checks its size and sha256, then applies it in one transaction.
+    /// A boundary packet's DDL waits for its locks at most `lock_timeout`; then the whole
+    /// packet is tried again (a long query on the replica must not stall it forever, nor must
+    /// the upgrade's locks queue every reader behind it).
     fn apply_entry(&mut self, source: &Source, entry: &Entry, chain: &mut Chain) -> Result<u64> {
-        let file =
-            source.fetch_verified(&entry.path, entry.size, &entry.sha256, self.work_dir.path())?;
-        self.apply_file(file, entry, chain)
+        // A version this binary does not know is refused before anything is downloaded.
+        if self.schema.layout(entry.schema_version).is_none() {
+            return Err(Error::SchemaVersion {
+                what: format!("packet {} ({})", entry.serial, entry.path),
+                version: entry.schema_version,
+                known: self.schema.known_versions(),
+            });
+        }
+        let mut attempts = 0;
+        loop {
+            let file = source.fetch_verified(
+                &entry.path,
+                entry.size,
+                &entry.sha256,
+                self.work_dir.path(),
+            )?;
+            match self.apply_file(file, entry, chain) {
+                Err(e) if e.is_lock_timeout() && attempts < LOCK_ATTEMPTS => {
+                    attempts += 1;
+                    tracing::warn!(
+                        "packet {}: {e}; trying again ({attempts} of {LOCK_ATTEMPTS})",
+                        entry.serial
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(500 * attempts as u64));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Applies a verified packet (an open file, read from where it is): everything, with the
@@ -168,14 +196,19 @@ impl Replica {
                 )));
             }
         }
-        self.check_schema(
-            header.schema_version,
-            &header.fingerprint,
-            &format!("packet {}", entry.serial),
-        )?;
+        let what = format!("packet {} ({})", entry.serial, entry.path);
+        let layout = self.layout_of(header.schema_version, &header.fingerprint, &what)?;
+        for &id in &header.reload {
+            if layout.table(id).is_none() {
+                return Err(refuse(format!(
+                    "its header reloads table id {id}, which its layout does not have"
+                )));
+            }
+        }
 
         let mut tx = super::begin(&mut self.client, schema, self.mode)?;
-        let at = position::lock(&mut tx)?.unwrap_or(0);
+        let locked = position::lock(&mut tx)?;
+        let at = locked.as_ref().map_or(0, |l| l.serial);
         if at >= entry.serial {
             return Err(Error::AlreadyApplied {
                 serial: entry.serial,
@@ -191,12 +224,57 @@ impl Replica {
             });
         }
 
+        // The replica's tables are in the layout of its position (a replica without one starts
+        // in the first packet's).
+        let replica_layout = match &locked {
+            Some(l) => super::layout_of(
+                schema,
+                l.schema_version,
+                &l.fingerprint,
+                "the replica's position",
+            )?,
+            None => layout,
+        };
+        if replica_layout.version > layout.version {
+            return Err(Error::LayoutWentBack {
+                what,
+                version: layout.version,
+                replica_version: replica_layout.version,
+            });
+        }
+        let mut upgrade = None;
+        let mut emptied: HashSet<u32> = HashSet::new();
+        if replica_layout.version < layout.version {
+            tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                .context(|| "cannot set lock_timeout".into())?;
+            let done = upgrade::before_rows(
+                &mut tx,
+                replica_layout,
+                layout,
+                &header.reload,
+                self.keep_dropped,
+                &what,
+            )?;
+            emptied = done.emptied.clone();
+            upgrade = Some(done);
+        }
+        // A reloaded table's rows replace all of its own.
+        for &id in &header.reload {
+            if !emptied.contains(&id) {
+                let table = layout.table(id).expect("checked above");
+                tx.batch_execute(&sql::for_table("empty_table", table))
+                    .context(|| format!("cannot empty {} for its reload", table.display_name()))?;
+            }
+        }
+
         let mut staged: HashSet<u32> = HashSet::new();
         let mut order: Vec<&'static TableDef> = Vec::new();
         let mut rows = 0u64;
         let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
-        let mut read =
-            |line_buf: &mut Vec<u8>| next_staged_line(schema, entry, &mut reader, line_buf);
+        let reload = header.reload.clone();
+        let mut read = |line_buf: &mut Vec<u8>| {
+            next_staged_line(layout, &reload, entry, &mut reader, line_buf)
+        };
         // One COPY per run of lines of one table; statements run only between COPYs.
         let mut next = read(&mut line_buf)?;
         while let Some(table) = next {
@@ -229,7 +307,7 @@ impl Replica {
             })?;
         }
         crash_point("apply-staged");
-        for table in order {
+        for table in &order {
             tx.batch_execute(&sql::for_table("merge", table))
                 .map_err(|source| Error::Db {
                     context: format!(
@@ -239,6 +317,9 @@ impl Replica {
                     ),
                     source,
                 })?;
+        }
+        if let Some(upgrade) = upgrade {
+            upgrade::after_rows(&mut tx, upgrade)?;
         }
         // A format 1 packet names no feed: the replica keeps following the index's.
         let feed = (!header.feed.is_empty())
@@ -265,10 +346,16 @@ impl Replica {
     }
 }
 
-/// Reads the next data line, checks it through the codec and writes its staging form into
-/// `out`; `None` after the trailer.
+/// How long a boundary packet's DDL waits for a lock before the packet is tried again, and how
+/// many times.
+const LOCK_TIMEOUT: &str = "10s";
+const LOCK_ATTEMPTS: u32 = 5;
+
+/// Reads the next data line, checks it through the codec (of the packet's layout) and writes
+/// its staging form into `out`; `None` after the trailer. A reloaded table has ADD lines only.
 fn next_staged_line<R: BufRead>(
     schema: &'static SchemaDef,
+    reload: &[u32],
     entry: &Entry,
     reader: &mut PacketReader<R>,
     out: &mut Vec<u8>,
@@ -297,6 +384,13 @@ fn next_staged_line<R: BufRead>(
             line.table_id
         )))
     })?;
+    if line.op != crate::packet::Op::Add && reload.contains(&table.id) {
+        return Err(decode_err(DecodeError::new(format!(
+            "a {} line for {}, which the packet reloads (only ADD lines may reload a table)",
+            line.op.as_str(),
+            table.display_name()
+        ))));
+    }
     check_line(table, line.op, line.values)
         .map_err(|e| decode_err(e.with_table(table.display_name())))?;
     out.clear();

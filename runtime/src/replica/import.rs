@@ -26,7 +26,6 @@ impl Replica {
         replace: bool,
         mut progress: impl FnMut(&str, u64),
     ) -> Result<(u64, u64)> {
-        let schema = self.schema;
         let index = source.index()?;
         let export = index.export.ok_or_else(|| Error::NoExport {
             feed: source.describe(""),
@@ -55,7 +54,9 @@ impl Replica {
                 manifest.serial
             )));
         }
-        self.check_schema(
+        // An export imports with the layout it was written in, into tables of that layout;
+        // the packets after it upgrade them.
+        let schema = self.layout_of(
             manifest.schema_version,
             &manifest.fingerprint,
             &format!("export {}", export.serial),

@@ -6,6 +6,7 @@ mod apply;
 mod import;
 mod position;
 mod rows;
+mod upgrade;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -52,7 +53,10 @@ impl ApplyMode {
 
 pub struct Replica {
     client: Client,
+    /// Every layout this binary knows: packets apply with the layout they were cut with.
     schema: &'static SchemaDef,
+    /// Keep the tables a newer layout no longer replicates instead of dropping them.
+    pub keep_dropped: bool,
     mode: ApplyMode,
     pub limits: Limits,
     /// Private (0700), unpredictable, removed on drop: where downloads wait to be applied.
@@ -92,6 +96,7 @@ impl Replica {
         Ok(Replica {
             client,
             schema,
+            keep_dropped: false,
             mode,
             limits: Limits::default(),
             work_dir,
@@ -114,25 +119,34 @@ impl Replica {
         position::read(&mut self.client)
     }
 
-    /// Refuses what was cut with another layout than this binary's.
-    fn check_schema(&self, version: u32, fingerprint: &str, what: &str) -> Result<()> {
-        if version != self.schema.version {
-            return Err(Error::SchemaVersion {
-                what: what.to_string(),
-                version,
-                binary_version: self.schema.version,
-            });
-        }
-        if fingerprint != self.schema.fingerprint {
-            return Err(Error::SchemaLayout {
-                what: what.to_string(),
-                version,
-                fingerprint: fingerprint.to_string(),
-                binary_fingerprint: self.schema.fingerprint.to_string(),
-            });
-        }
-        Ok(())
+    /// The layout `what` was cut with, among those this binary knows; refuses any other.
+    fn layout_of(&self, version: u32, fingerprint: &str, what: &str) -> Result<&'static SchemaDef> {
+        layout_of(self.schema, version, fingerprint, what)
     }
+}
+
+fn layout_of(
+    binary: &'static SchemaDef,
+    version: u32,
+    fingerprint: &str,
+    what: &str,
+) -> Result<&'static SchemaDef> {
+    let Some(layout) = binary.layout(version) else {
+        return Err(Error::SchemaVersion {
+            what: what.to_string(),
+            version,
+            known: binary.known_versions(),
+        });
+    };
+    if fingerprint != layout.fingerprint {
+        return Err(Error::SchemaLayout {
+            what: what.to_string(),
+            version,
+            fingerprint: fingerprint.to_string(),
+            binary_fingerprint: layout.fingerprint.to_string(),
+        });
+    }
+    Ok(layout)
 }
 
 /// Decides how apply runs here; refuses, naming them, when the role may not set

@@ -85,11 +85,25 @@ pub(super) fn read(client: &mut Client) -> Result<Option<Position>> {
     }))
 }
 
+/// The serial and layout of a position, as read under its lock.
+pub(super) struct Locked {
+    pub serial: u64,
+    pub schema_version: u32,
+    pub fingerprint: String,
+}
+
 /// The position inside a transaction, locked until it ends (`None` before the first import or
 /// packet), so that two processes can never both apply on top of it.
-pub(super) fn lock(tx: &mut Transaction) -> Result<Option<u64>> {
+pub(super) fn lock(tx: &mut Transaction) -> Result<Option<Locked>> {
     Ok(tx
-        .query_opt("SELECT serial FROM replgen.replica_state FOR UPDATE", &[])
+        .query_opt(
+            "SELECT serial, schema_version, fingerprint FROM replgen.replica_state FOR UPDATE",
+            &[],
+        )
         .context(|| "cannot read replgen.replica_state".into())?
-        .map(|row| row.get::<_, i64>(0) as u64))
+        .map(|row| Locked {
+            serial: row.get::<_, i64>(0) as u64,
+            schema_version: row.get::<_, i32>(1) as u32,
+            fingerprint: row.get(2),
+        }))
 }

@@ -50,7 +50,8 @@ pub struct ByEnum {
     pub mood: replgen_runtime::types::PgText,
     pub day: replgen_runtime::types::Date,
 }
-/// The replicated layout: every table, sorted by id, and the capture migrations.
+/// The replicated layout: every table, sorted by id, the capture migrations, and every
+/// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 1,
     fingerprint: "977ea61a68c6298a3e8f2b5589bbb3d80810d996fd7f48ef58e85939a80e0f20",
@@ -60,4 +61,5 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     ],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
+    earlier: &[],
 };

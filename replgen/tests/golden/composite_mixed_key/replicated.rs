@@ -26,7 +26,8 @@ pub struct Iso31662 {
     pub code: String,
     pub since: Option<replgen_runtime::types::Date>,
 }
-/// The replicated layout: every table, sorted by id, and the capture migrations.
+/// The replicated layout: every table, sorted by id, the capture migrations, and every
+/// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 3,
     fingerprint: "6fb3cb8daef726dded6e0df4749e25a23c05480071195948c64c5e6f1cb34f25",
@@ -36,4 +37,5 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     ],
     install_sql: include_str!("migrations/V3__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
+    earlier: &[],
 };

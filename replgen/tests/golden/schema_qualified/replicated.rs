@@ -33,7 +33,8 @@ pub struct EditorNote {
     pub note_id: i32,
     pub body: String,
 }
-/// The replicated layout: every table, sorted by id, and the capture migrations.
+/// The replicated layout: every table, sorted by id, the capture migrations, and every
+/// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 1,
     fingerprint: "96c8b976f844d1c5dcec6e2e2b972fcc8cbc016a74a0827cb17c02ed1c7f5f04",
@@ -44,4 +45,5 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     ],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
+    earlier: &[],
 };

@@ -13,11 +13,13 @@ pub struct Artist {
     pub name: String,
     pub comment: Option<String>,
 }
-/// The replicated layout: every table, sorted by id, and the capture migrations.
+/// The replicated layout: every table, sorted by id, the capture migrations, and every
+/// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 1,
     fingerprint: "9a926c84505842406144815796535e99f82a5ef697d33e7cec86441ee2fc2942",
     tables: &[<Artist as replgen_runtime::Replicated>::TABLE],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
+    earlier: &[],
 };

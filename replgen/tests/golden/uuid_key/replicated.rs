@@ -12,11 +12,13 @@ pub struct ArtistGidRedirect {
     pub new_id: i32,
     pub created: Option<replgen_runtime::types::TimestampTz>,
 }
-/// The replicated layout: every table, sorted by id, and the capture migrations.
+/// The replicated layout: every table, sorted by id, the capture migrations, and every
+/// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 1,
     fingerprint: "3992a9eba2956791a26f3fd54478fb373e9b68788b24014c5ec31fbc9005f5a0",
     tables: &[<ArtistGidRedirect as replgen_runtime::Replicated>::TABLE],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
+    earlier: &[],
 };

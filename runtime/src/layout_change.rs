@@ -1,0 +1,197 @@
+//! What changes between two layouts a binary knows, table by table (matched by id, which a
+//! table keeps across renames) and column by column (matched by name). Pure: the master decides
+//! from it which tables its boundary packet reloads, a replica which DDL upgrades its tables.
+
+use crate::def::{ColumnDef, SchemaDef, TableDef};
+
+/// One table's change from the old layout to the new.
+#[derive(Debug, Clone)]
+pub enum TableChange {
+    /// In the new layout only.
+    Added(&'static TableDef),
+    /// In the old layout only.
+    Dropped(&'static TableDef),
+    /// In both, with some difference.
+    Changed(ChangedTable),
+}
+
+#[derive(Debug, Clone)]
+pub struct ChangedTable {
+    pub old: &'static TableDef,
+    pub new: &'static TableDef,
+    /// Columns of the new layout the old one lacks.
+    pub added: Vec<&'static ColumnDef>,
+    /// Columns of the old layout the new one lacks.
+    pub dropped: Vec<&'static ColumnDef>,
+    /// Columns whose type changed: (old, new).
+    pub retyped: Vec<(&'static ColumnDef, &'static ColumnDef)>,
+    /// Columns whose nullability changed (as the new layout has them).
+    pub nullability: Vec<&'static ColumnDef>,
+    /// Whether the primary key's columns (or their order) changed.
+    pub key_changed: bool,
+}
+
+impl ChangedTable {
+    /// Whether the table's schema or name changed.
+    pub fn renamed(&self) -> bool {
+        (self.old.schema, self.old.name) != (self.new.schema, self.new.name)
+    }
+
+    /// Whether a replica can reach the master's rows from its own without them being sent: only
+    /// when no key changed and every retyped column is a lossless widening of a non-key column.
+    /// (Retyping a key column means dropping its capture's key-update trigger first, so key
+    /// updates in that window are only covered by a reload.) Added columns are decided by the
+    /// master from its data (see `master::boundary`).
+    pub fn derivable_except_added(&self) -> bool {
+        let is_key = |c: &ColumnDef| self.new.key_columns().any(|k| k.name == c.name);
+        !self.key_changed
+            && self
+                .retyped
+                .iter()
+                .all(|(old, new)| !is_key(new) && is_lossless_widening(old.sql_type, new.sql_type))
+    }
+}
+
+/// Every table that differs between `old` and `new`, in table id order.
+pub fn diff(old: &'static SchemaDef, new: &'static SchemaDef) -> Vec<TableChange> {
+    let mut changes = Vec::new();
+    for &table in old.tables {
+        if new.table(table.id).is_none() {
+            changes.push(TableChange::Dropped(table));
+        }
+    }
+    for &table in new.tables {
+        match old.table(table.id) {
+            None => changes.push(TableChange::Added(table)),
+            Some(before) => {
+                if let Some(changed) = diff_table(before, table) {
+                    changes.push(TableChange::Changed(changed));
+                }
+            }
+        }
+    }
+    changes.sort_by_key(|c| match c {
+        TableChange::Added(t) | TableChange::Dropped(t) => t.id,
+        TableChange::Changed(c) => c.new.id,
+    });
+    changes
+}
+
+fn diff_table(old: &'static TableDef, new: &'static TableDef) -> Option<ChangedTable> {
+    let find = |t: &'static TableDef, name: &str| t.columns.iter().find(|c| c.name == name);
+    let mut changed = ChangedTable {
+        old,
+        new,
+        added: Vec::new(),
+        dropped: Vec::new(),
+        retyped: Vec::new(),
+        nullability: Vec::new(),
+        key_changed: old
+            .key_columns()
+            .map(|c| c.name)
+            .ne(new.key_columns().map(|c| c.name)),
+    };
+    for column in new.columns {
+        match find(old, column.name) {
+            None => changed.added.push(column),
+            Some(before) => {
+                if before.sql_type != column.sql_type {
+                    changed.retyped.push((before, column));
+                }
+                if before.nullable != column.nullable {
+                    changed.nullability.push(column);
+                }
+            }
+        }
+    }
+    for column in old.columns {
+        if find(new, column.name).is_none() {
+            changed.dropped.push(column);
+        }
+    }
+    let same = !changed.renamed()
+        && !changed.key_changed
+        && changed.added.is_empty()
+        && changed.dropped.is_empty()
+        && changed.retyped.is_empty()
+        && changed.nullability.is_empty();
+    (!same).then_some(changed)
+}
+
+/// Whether every value of `old` reads back unchanged as `new` (contract §5's list:
+/// int2→int4→int8, varchar(n)→varchar(m>n) or text, numeric(p,s)→numeric(q>p,s); plus the
+/// unconstrained forms, which hold every value of the constrained ones).
+pub fn is_lossless_widening(old: &str, new: &str) -> bool {
+    const INTEGERS: [&str; 3] = ["smallint", "integer", "bigint"];
+    let rank = |t: &str| INTEGERS.iter().position(|&i| i == t);
+    if let (Some(a), Some(b)) = (rank(old), rank(new)) {
+        return a < b;
+    }
+    if let Some(n) = typmod(old, "character varying") {
+        return match new {
+            "text" | "character varying" => true,
+            _ => typmod(new, "character varying").is_some_and(|m| m.len() == 1 && m[0] > n[0]),
+        };
+    }
+    if old == "character varying" {
+        return new == "text";
+    }
+    if let Some(ps) = typmod(old, "numeric") {
+        return match new {
+            "numeric" => true,
+            _ => typmod(new, "numeric").is_some_and(|qs| {
+                let (p, s) = (ps[0], ps.get(1).copied().unwrap_or(0));
+                let (q, t) = (qs[0], qs.get(1).copied().unwrap_or(0));
+                q > p && t == s
+            }),
+        };
+    }
+    false
+}
+
+/// The numbers of `base(a)` or `base(a,b)` (canonical DDL writes `numeric(10,2)`).
+fn typmod(sql_type: &str, base: &str) -> Option<Vec<u32>> {
+    let inner = sql_type
+        .strip_prefix(base)?
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    inner.split(',').map(|n| n.trim().parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lossless_widenings_are_exactly_the_listed_ones() {
+        for (old, new) in [
+            ("smallint", "integer"),
+            ("integer", "bigint"),
+            ("smallint", "bigint"),
+            ("character varying(10)", "character varying(255)"),
+            ("character varying(10)", "text"),
+            ("character varying(10)", "character varying"),
+            ("character varying", "text"),
+            ("numeric(5,2)", "numeric(10,2)"),
+            ("numeric(5,2)", "numeric"),
+        ] {
+            assert!(is_lossless_widening(old, new), "{old} -> {new}");
+        }
+        for (old, new) in [
+            ("bigint", "integer"),
+            ("integer", "integer"),
+            ("integer", "text"),
+            ("integer", "numeric"),
+            ("character varying(255)", "character varying(10)"),
+            ("text", "character varying"),
+            ("numeric(10,2)", "numeric(12,3)"),
+            ("numeric(10,2)", "numeric(8,2)"),
+            ("numeric", "numeric(10,2)"),
+            ("timestamp without time zone", "timestamp with time zone"),
+            ("real", "double precision"),
+            ("integer[]", "bigint[]"),
+        ] {
+            assert!(!is_lossless_widening(old, new), "{old} -> {new}");
+        }
+    }
+}

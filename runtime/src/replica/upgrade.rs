@@ -1,0 +1,200 @@
+//! A replica's tables upgraded in place at a boundary packet (contract §5): the DDL comes from
+//! the two layouts compiled into this binary, never from the feed, and runs in the packet's own
+//! transaction, so a kill at any instant leaves the replica wholly before or wholly after.
+
+use std::collections::HashSet;
+
+use minijinja::context;
+use postgres::Transaction;
+
+use crate::def::{ColumnDef, SchemaDef, TableDef};
+use crate::error::{Context, Error, Result};
+use crate::layout_change::{self, TableChange};
+use crate::sql::{self, column_context};
+
+/// What an upgrade did before the rows, and leaves for after them.
+pub(super) struct Pending {
+    /// The tables it created or emptied (a reloaded table whose layout changed).
+    pub emptied: HashSet<u32>,
+    /// `upgrade_table_after` statements, one per table that needs them.
+    after: Vec<(String, String)>,
+}
+
+/// Checks that nothing on the replica blocks the upgrade from `from` to `to`, then runs every
+/// statement that must come before the packet's rows. `reload` is the packet's list of tables
+/// it sends whole; a change a replica cannot reproduce from its own rows must be in it.
+pub(super) fn before_rows(
+    tx: &mut Transaction,
+    from: &'static SchemaDef,
+    to: &'static SchemaDef,
+    reload: &[u32],
+    keep_dropped: bool,
+    what: &str,
+) -> Result<Pending> {
+    let changes = layout_change::diff(from, to);
+    check_reloads(&changes, reload, what)?;
+    check_blockers(tx, &changes, keep_dropped, what)?;
+    let mut pending = Pending {
+        emptied: HashSet::new(),
+        after: Vec::new(),
+    };
+    for change in &changes {
+        match change {
+            TableChange::Dropped(table) => {
+                if !keep_dropped {
+                    run(tx, &sql::for_table("drop_table", table), table)?;
+                }
+            }
+            TableChange::Added(table) => {
+                run(tx, &sql::for_table("create_table", table), table)?;
+                pending.emptied.insert(table.id);
+            }
+            TableChange::Changed(c) => {
+                let emptied = reload.contains(&c.new.id);
+                if emptied {
+                    pending.emptied.insert(c.new.id);
+                }
+                let moved_qname = replgen_schema::capture::qualified_name(c.new.schema, c.old.name);
+                let columns = |cols: &[&'static ColumnDef]| -> Vec<minijinja::Value> {
+                    cols.iter().map(|col| column_context(col)).collect()
+                };
+                let retyped: Vec<&'static ColumnDef> =
+                    c.retyped.iter().map(|(_, new)| *new).collect();
+                let now_nullable: Vec<&'static ColumnDef> = c
+                    .nullability
+                    .iter()
+                    .copied()
+                    .filter(|col| col.nullable)
+                    .collect();
+                let now_not_null: Vec<&'static ColumnDef> = c
+                    .nullability
+                    .iter()
+                    .copied()
+                    .chain(c.added.iter().copied())
+                    .filter(|col| !col.nullable)
+                    .collect();
+                let statements = sql::for_table_with(
+                    "upgrade_table",
+                    c.new,
+                    context! {
+                        old_qname => replgen_schema::capture::qualified_name(c.old.schema, c.old.name),
+                        moved_qname,
+                        rename_schema => c.old.schema != c.new.schema,
+                        rename_name => c.old.name != c.new.name,
+                        emptied,
+                        drop_key => c.key_changed,
+                        dropped => columns(&c.dropped),
+                        retyped => columns(&retyped),
+                        now_nullable => columns(&now_nullable),
+                        added => columns(&c.added),
+                    },
+                );
+                run(tx, &statements, c.new)?;
+                if !now_not_null.is_empty() || c.key_changed {
+                    let after = sql::for_table_with(
+                        "upgrade_table_after",
+                        c.new,
+                        context! {
+                            now_not_null => columns(&now_not_null),
+                            add_key => c.key_changed,
+                        },
+                    );
+                    pending.after.push((c.new.display_name(), after));
+                }
+            }
+        }
+    }
+    Ok(pending)
+}
+
+/// After the rows: NOT NULL where the new layout wants it, and a changed primary key.
+pub(super) fn after_rows(tx: &mut Transaction, pending: Pending) -> Result<()> {
+    for (table, statements) in pending.after {
+        tx.batch_execute(&statements)
+            .context(|| format!("cannot finish upgrading {table}"))?;
+    }
+    Ok(())
+}
+
+/// A change this replica cannot reproduce must come with the table's rows; a feed that says
+/// otherwise would leave the replica silently wrong.
+fn check_reloads(changes: &[TableChange], reload: &[u32], what: &str) -> Result<()> {
+    for change in changes {
+        let (table, needs) = match change {
+            TableChange::Added(t) => (*t, true),
+            TableChange::Dropped(_) => continue,
+            TableChange::Changed(c) => (c.new, !c.derivable_except_added()),
+        };
+        if needs && !reload.contains(&table.id) {
+            return Err(Error::UpgradeRefused {
+                what: what.to_string(),
+                reason: format!(
+                    "its layout change to {} cannot be reproduced from the replica's rows, but the \
+                     packet does not reload that table",
+                    table.display_name()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Names every object the upgrade's DDL would break, and every type it needs that is missing.
+fn check_blockers(
+    tx: &mut Transaction,
+    changes: &[TableChange],
+    keep_dropped: bool,
+    what: &str,
+) -> Result<()> {
+    let (mut schemas, mut tables, mut columns): (Vec<&str>, Vec<&str>, Vec<Option<&str>>) =
+        Default::default();
+    let mut types: Vec<&str> = Vec::new();
+    let mut touch = |t: &TableDef, column: Option<&'static str>| {
+        schemas.push(t.schema);
+        tables.push(t.name);
+        columns.push(column);
+    };
+    for change in changes {
+        match change {
+            TableChange::Dropped(t) if !keep_dropped => touch(t, None),
+            TableChange::Dropped(_) => {}
+            TableChange::Added(t) => types.extend(t.columns.iter().map(|c| c.sql_type)),
+            TableChange::Changed(c) => {
+                for col in &c.dropped {
+                    touch(c.old, Some(col.name));
+                }
+                for (old, new) in &c.retyped {
+                    touch(c.old, Some(old.name));
+                    types.push(new.sql_type);
+                }
+                types.extend(c.added.iter().map(|col| col.sql_type));
+            }
+        }
+    }
+    types.sort_unstable();
+    types.dedup();
+    let blockers: Vec<String> = tx
+        .query(
+            &sql::plain("upgrade_blockers"),
+            &[&schemas, &tables, &columns, &types],
+        )
+        .context(|| "cannot read what depends on the tables an upgrade changes".into())?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    Err(Error::UpgradeRefused {
+        what: what.to_string(),
+        reason: format!(
+            "the replica's tables cannot be upgraded in place; first drop or change: {}",
+            blockers.join("; ")
+        ),
+    })
+}
+
+fn run(tx: &mut Transaction, statements: &str, table: &TableDef) -> Result<()> {
+    tx.batch_execute(statements)
+        .context(|| format!("cannot upgrade {} to the new layout", table.display_name()))
+}

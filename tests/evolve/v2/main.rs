@@ -1,0 +1,7 @@
+//! A mirror binary generated from tests/evolve/v2/schema.yaml (the schema-change test's
+//! version 2, with every earlier layout of its history).
+mod replicated;
+
+fn main() -> std::process::ExitCode {
+    replgen_runtime::cli::main(&replicated::SCHEMA)
+}

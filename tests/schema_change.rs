@@ -1,0 +1,259 @@
+//! Schema changes travel through the feed (contract §5): a master goes from layout 1 to 2 to 3
+//! (tests/evolve: widened, retyped and added columns, a dropped table, a table that joins with
+//! rows, a retyped key, a moved table), its application's migrations and the capture installs in
+//! that order, with writes throughout and the old dumper running across. Mirrors follow
+//! without a re-import: one on the newest binary from the start, one on the old binary that
+//! refuses cleanly and then catches up through both upgrades in one run, and one started from an
+//! export taken after the change. Each compares equal to the master, table by table.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use replgen_testkit::Cluster;
+
+fn bin(version: u32) -> &'static str {
+    match version {
+        1 => env!("CARGO_BIN_EXE_evolve-v1"),
+        2 => env!("CARGO_BIN_EXE_evolve-v2"),
+        3 => env!("CARGO_BIN_EXE_evolve-v3"),
+        _ => unreachable!(),
+    }
+}
+
+fn evolve(file: &str) -> PathBuf {
+    common::root().join("tests/evolve").join(file)
+}
+
+fn run(version: u32, args: &[&str]) -> Output {
+    Command::new(bin(version))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run the evolve mirror")
+}
+
+fn ok(version: u32, args: &[&str]) -> String {
+    let out = run(version, args);
+    assert!(
+        out.status.success(),
+        "evolve-v{version} {args:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(version: u32, args: &[&str], code: i32) -> String {
+    let out = run(version, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "evolve-v{version} {args:?} should exit {code}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn sql_file(cluster: &Cluster, db: &str, file: &str) {
+    let text = std::fs::read_to_string(evolve(file)).unwrap();
+    cluster.psql(db, &text);
+}
+
+/// Writes to every table of the master as its layout `version` has them: inserts, updates and
+/// deletes, so that every packet carries every operation.
+fn write(master: &mut postgres::Client, version: u32, round: i32) {
+    let base = round * 1000;
+    let qty = if version >= 3 { "'q' || g" } else { "g" };
+    let extra = if version >= 2 { ", weight_grams" } else { "" };
+    let extra_value = if version >= 2 { ", g % 7" } else { "" };
+    let price = if version >= 3 {
+        "g * 0.5"
+    } else {
+        "CASE WHEN g % 4 = 0 THEN NULL ELSE g * 0.5 END"
+    };
+    master
+        .batch_execute(&format!(
+            "INSERT INTO item (id, name, qty, price{extra}) \
+             SELECT g, 'item ' || g || E'\\t\\\\ ' || {round}, {qty}, {price}{extra_value} \
+             FROM generate_series({base} + 1, {base} + 300) g; \
+             UPDATE item SET name = name || ' updated' WHERE id % 5 = 0; \
+             DELETE FROM item WHERE id % 11 = 0 AND id > {base}; \
+             INSERT INTO tag (id, label) SELECT g, 'tag ' || g FROM generate_series({base} + 1, {base} + 40) g; \
+             DELETE FROM tag WHERE id % 13 = 0;"
+        ))
+        .unwrap();
+    if version == 1 {
+        master
+            .batch_execute(&format!(
+                "INSERT INTO note SELECT g, 'note ' || g FROM generate_series({base} + 1, {base} + 20) g"
+            ))
+            .unwrap();
+    } else {
+        let shelf = if version >= 3 {
+            "storage.shelf"
+        } else {
+            "shelf"
+        };
+        master
+            .batch_execute(&format!(
+                "INSERT INTO {shelf} (id, name) SELECT g, 'new shelf ' || g FROM generate_series({base} + 1, {base} + 10) g; \
+                 UPDATE {shelf} SET name = name || '!' WHERE id % 2 = 0;"
+            ))
+            .unwrap();
+    }
+}
+
+/// The `# reload` header line of the feed's newest packet.
+fn newest_reload(feed: &Path) -> String {
+    let xml = common::feed::index(feed);
+    let newest = xml
+        .match_indices("<packet ")
+        .map(|(at, _)| {
+            common::feed::attr(&xml[at..], "serial")
+                .parse::<u64>()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(common::feed::packet_file(feed, newest)).unwrap(),
+        ),
+        &mut text,
+    )
+    .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("# reload "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+struct Mirror {
+    name: String,
+    db: String,
+}
+
+impl Mirror {
+    fn apply(&self, version: u32, feed: &Path) -> String {
+        ok(
+            version,
+            &["apply", "--db", &self.db, "--from", feed.to_str().unwrap()],
+        )
+    }
+
+    fn assert_identical(&self, version: u32, master: &str) {
+        let out = ok(version, &["compare", "--db", master, "--replica", &self.db]);
+        assert!(out.contains("replica identical"), "{out}");
+    }
+
+    fn position(&self, cluster: &Cluster) -> (i64, i32) {
+        let row = cluster
+            .connect(&self.name)
+            .query_one(
+                "SELECT serial, schema_version FROM replgen.replica_state",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    }
+}
+
+#[test]
+fn mirrors_follow_two_schema_changes_without_a_reimport() {
+    let cluster = Cluster::shared();
+    let master_name = Cluster::unique_name("evolve_master");
+    let master = cluster.create_database(&master_name);
+    let feed_dir = tempfile::tempdir().unwrap();
+    let feed = feed_dir.path().join("feed");
+    let feed_s = feed.to_str().unwrap();
+    let new_mirror = |name: &str, tables: &str| {
+        let name = Cluster::unique_name(name);
+        let db = cluster.create_database(&name);
+        sql_file(cluster, &name, tables);
+        Mirror { name, db }
+    };
+
+    // Version 1: the master, its capture, an export, and two mirrors of it.
+    sql_file(cluster, &master_name, "v1/tables.sql");
+    let mut m = cluster.connect(&master_name);
+    write(&mut m, 1, 0);
+    ok(1, &["install", "--db", &master]);
+    ok(1, &["export", "--db", &master, "--out", feed_s]);
+    let newest = new_mirror("evolve_newest", "v1/tables.sql");
+    let old = new_mirror("evolve_old", "v1/tables.sql");
+    for mirror in [&newest, &old] {
+        ok(3, &["import", "--db", &mirror.db, "--from", feed_s]);
+    }
+    write(&mut m, 1, 1);
+    ok(1, &["dump", "--db", &master, "--out", feed_s]);
+    newest.apply(3, &feed);
+    old.apply(1, &feed);
+    newest.assert_identical(1, &master);
+
+    // The application migrates to version 2 while the old dumper keeps running: it refuses,
+    // naming table and column, and keeps what is pending.
+    write(&mut m, 1, 2);
+    sql_file(cluster, &master_name, "v2/migrate.sql");
+    write(&mut m, 2, 3);
+    let refused = fails(1, &["dump", "--db", &master, "--out", feed_s], 1);
+    assert!(refused.contains("item.qty"), "{refused}");
+    // The version-2 capture goes in; the old dumper now refuses the version it does not know.
+    ok(2, &["install", "--db", &master]);
+    let refused = fails(1, &["dump", "--db", &master, "--out", feed_s], 1);
+    assert!(refused.contains("schema_version 2"), "{refused}");
+    write(&mut m, 2, 4);
+    // The newest binary cuts the boundary packet of version 2.
+    ok(3, &["dump", "--db", &master, "--out", feed_s]);
+    // item's added column holds values and shelf joined with rows: both reloaded; tag's new
+    // column is NULL everywhere and its label only widened: its rows are not sent again.
+    assert_eq!(newest_reload(&feed), "# reload 1 4");
+
+    newest.apply(3, &feed);
+    assert_eq!(newest.position(cluster).1, 2);
+    newest.assert_identical(2, &master);
+    // The old binary refuses the new version cleanly: exit 1, both versions named, nothing
+    // changed.
+    let before = old.position(cluster);
+    let refused = fails(1, &["apply", "--db", &old.db, "--from", feed_s], 1);
+    assert!(
+        refused.contains("schema_version 2") && refused.contains("upgrade the mirror binary"),
+        "{refused}"
+    );
+    assert_eq!(old.position(cluster), before);
+
+    // Version 3, the same way, with a cut between the application's migration and the install.
+    write(&mut m, 2, 5);
+    ok(3, &["dump", "--db", &master, "--out", feed_s]);
+    sql_file(cluster, &master_name, "v3/migrate.sql");
+    write(&mut m, 3, 6);
+    fails(3, &["dump", "--db", &master, "--out", feed_s], 1);
+    ok(3, &["install", "--db", &master]);
+    write(&mut m, 3, 7);
+    ok(3, &["dump", "--db", &master, "--out", feed_s]);
+    assert_eq!(newest_reload(&feed), "# reload 1 2 4");
+    write(&mut m, 3, 8);
+    ok(3, &["dump", "--db", &master, "--out", feed_s]);
+
+    newest.apply(3, &feed);
+    newest.assert_identical(3, &master);
+    // The old mirror, on the new binary, goes through both upgrades in one catch-up.
+    old.apply(3, &feed);
+    assert_eq!(old.position(cluster).1, 3);
+    old.assert_identical(3, &master);
+
+    // A mirror started from an export taken after the change.
+    ok(3, &["export", "--db", &master, "--out", feed_s]);
+    let fresh = new_mirror("evolve_fresh", "v3/tables.sql");
+    ok(3, &["import", "--db", &fresh.db, "--from", feed_s]);
+    write(&mut m, 3, 9);
+    ok(3, &["dump", "--db", &master, "--out", feed_s]);
+    for mirror in [&newest, &old, &fresh] {
+        mirror.apply(3, &feed);
+        mirror.assert_identical(3, &master);
+    }
+}
