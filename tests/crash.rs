@@ -3,48 +3,21 @@
 
 mod common;
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::feed;
 use common::workload::Rng;
-use common::{Env, Workload};
+use common::{Ended, Env, Workload};
 use sha2::Digest;
 
 /// A generous bound on rounds, so that a machine where kills keep missing fails instead of
 /// looping: far more rounds than the kills need (most kills land, drawn within a measured run).
 const MAX_ROUNDS: usize = 400;
 
-/// How a mirror process started by [`run_killed_after`] ended.
-enum Ended {
-    /// SIGKILL stopped it while it ran.
-    Killed,
-    /// It exited on its own before the kill was due.
-    Exited,
-}
-
-/// Runs `mirror args` and kills it with SIGKILL `delay` after its start, unless it has exited by
-/// then. The child is reaped only here, so the kill can never reach another process.
+/// Runs `mirror args`, killed with SIGKILL `delay` after its start unless it exited by then.
 fn run_killed_after(args: &[&str], delay: Duration) -> Ended {
-    let mut child = Command::new(common::mirror_bin())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() >= delay {
-            child.kill().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    match child.wait().unwrap().signal() {
-        Some(9) => Ended::Killed,
-        _ => Ended::Exited,
-    }
+    common::run_killed_after(common::mirror_bin(), args, delay)
 }
 
 /// A kill instant within `run`, the measured length of an uninterrupted run: spread over the

@@ -257,3 +257,250 @@ fn mirrors_follow_two_schema_changes_without_a_reimport() {
         mirror.assert_identical(3, &master);
     }
 }
+
+/// A master at version 1 with `items` rows, exported, and a mirror imported from it (on the
+/// newest binary); then the application's migration to version 2, the version-2 capture and
+/// its boundary packet.
+struct AtBoundary {
+    cluster: &'static Cluster,
+    master: String,
+    feed: tempfile::TempDir,
+    mirror: Mirror,
+}
+
+impl AtBoundary {
+    fn new(name: &str, items: i32) -> AtBoundary {
+        let cluster = Cluster::shared();
+        let master_name = Cluster::unique_name(&format!("{name}_master"));
+        let master = cluster.create_database(&master_name);
+        sql_file(cluster, &master_name, "v1/tables.sql");
+        ok(1, &["install", "--db", &master]);
+        let mut m = cluster.connect(&master_name);
+        m.batch_execute(&format!(
+            "INSERT INTO item SELECT g, 'item ' || g, g, g * 0.25 FROM generate_series(1, {items}) g; \
+             INSERT INTO tag SELECT g, 'tag ' || g FROM generate_series(1, 100) g; \
+             INSERT INTO note SELECT g, 'note ' || g FROM generate_series(1, 100) g;"
+        ))
+        .unwrap();
+        let feed = tempfile::tempdir().unwrap();
+        let feed_s = feed.path().to_str().unwrap();
+        ok(1, &["export", "--db", &master, "--out", feed_s]);
+        let mirror_name = Cluster::unique_name(&format!("{name}_mirror"));
+        let db = cluster.create_database(&mirror_name);
+        sql_file(cluster, &mirror_name, "v1/tables.sql");
+        let mirror = Mirror {
+            name: mirror_name,
+            db,
+        };
+        ok(3, &["import", "--db", &mirror.db, "--from", feed_s]);
+        sql_file(cluster, &master_name, "v2/migrate.sql");
+        ok(2, &["install", "--db", &master]);
+        ok(3, &["dump", "--db", &master, "--out", feed_s]);
+        AtBoundary {
+            cluster,
+            master,
+            feed,
+            mirror,
+        }
+    }
+
+    fn feed(&self) -> &str {
+        self.feed.path().to_str().unwrap()
+    }
+
+    fn apply_args(&self) -> Vec<&str> {
+        vec!["apply", "--db", &self.mirror.db, "--from", self.feed()]
+    }
+
+    /// The mirror is wholly at version 1: its position, and every table as the template has it
+    /// (compared in layout 1), with no version-2 table beside them.
+    fn assert_wholly_before(&self, template: &Mirror) {
+        assert_eq!(self.mirror.position(self.cluster).1, 1);
+        let out = ok(
+            1,
+            &[
+                "compare",
+                "--db",
+                &template.db,
+                "--replica",
+                &self.mirror.db,
+            ],
+        );
+        assert!(out.contains("replica identical"), "{out}");
+        let shelf = self
+            .cluster
+            .psql(&self.mirror.name, "SELECT to_regclass('shelf') IS NULL");
+        assert_eq!(
+            shelf.trim(),
+            "t",
+            "a version-2 table exists before the upgrade"
+        );
+    }
+}
+
+#[test]
+fn a_boundary_packet_killed_at_any_instant_leaves_the_mirror_wholly_before_or_after() {
+    const KILLS: usize = 10;
+    let at = AtBoundary::new("evolve_kill", 20_000);
+    // The mirror as it was before the boundary packet, to start each round from.
+    let template = Mirror {
+        name: Cluster::unique_name("evolve_kill_template"),
+        db: String::new(),
+    };
+    let copy = |from: &str, to: &str| {
+        at.cluster.psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS \"{to}\" WITH (FORCE)"),
+        );
+        at.cluster.psql(
+            "postgres",
+            &format!("CREATE DATABASE \"{to}\" TEMPLATE \"{from}\""),
+        );
+    };
+    copy(&at.mirror.name, &template.name);
+    let template = Mirror {
+        db: at.cluster.url(&template.name),
+        ..template
+    };
+    let apply = at.apply_args();
+
+    // The windows a random kill rarely hits, on purpose: staged, and just before the commit.
+    for point in ["apply-staged", "apply-before-commit"] {
+        let out = Command::new(bin(3))
+            .args(&apply)
+            .env("REPLGEN_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("crash point {point}")),
+            "{point}: not reached"
+        );
+        at.assert_wholly_before(&template);
+    }
+
+    // Kills at random instants within a measured uninterrupted run.
+    let started = std::time::Instant::now();
+    ok(3, &apply);
+    let run = started.elapsed();
+    at.mirror.assert_identical(2, &at.master);
+    let mut rng = common::workload::Rng::new(11);
+    let (mut killed, mut rounds) = (0, 0);
+    while killed < KILLS && rounds < 400 {
+        rounds += 1;
+        if at.mirror.position(at.cluster).1 == 2 {
+            copy(&template.name, &at.mirror.name);
+        }
+        let delay = std::time::Duration::from_micros(rng.below(run.as_micros().max(1) as u64));
+        let ended = common::run_killed_after(bin(3), &apply, delay);
+        if at.mirror.position(at.cluster).1 == 1 {
+            at.assert_wholly_before(&template);
+            if let common::Ended::Killed = ended {
+                killed += 1;
+            }
+        } else {
+            at.mirror.assert_identical(2, &at.master);
+        }
+    }
+    assert_eq!(
+        killed, KILLS,
+        "only {killed} of {rounds} boundary applies were killed mid-run"
+    );
+    ok(3, &apply);
+    at.mirror.assert_identical(2, &at.master);
+}
+
+#[test]
+fn an_upgrade_that_would_break_a_mirror_object_is_refused_before_anything_changes() {
+    let at = AtBoundary::new("evolve_blocked", 100);
+    at.cluster.psql(
+        &at.mirror.name,
+        "CREATE VIEW item_qty AS SELECT id, qty FROM item; \
+         CREATE VIEW note_bodies AS SELECT body FROM note;",
+    );
+    let before = at.mirror.position(at.cluster);
+    let refused = fails(3, &at.apply_args(), 1);
+    assert!(
+        refused.contains("view item_qty") && refused.contains("item.qty"),
+        "{refused}"
+    );
+    assert!(refused.contains("view note_bodies"), "{refused}");
+    assert_eq!(at.mirror.position(at.cluster), before);
+    // The old binary, following, stops on the version it does not know instead of retrying.
+    let refused = fails(
+        1,
+        &[
+            "apply",
+            "--follow",
+            "--interval",
+            "50ms",
+            "--db",
+            &at.mirror.db,
+            "--from",
+            at.feed(),
+        ],
+        1,
+    );
+    assert!(refused.contains("upgrade the mirror binary"), "{refused}");
+    // Without the views the same packet applies; --keep-dropped keeps the dropped table.
+    at.cluster.psql(
+        &at.mirror.name,
+        "DROP VIEW item_qty; DROP VIEW note_bodies;",
+    );
+    let mut apply = at.apply_args();
+    apply.push("--keep-dropped");
+    ok(3, &apply);
+    at.mirror.assert_identical(2, &at.master);
+    let kept = at
+        .cluster
+        .psql(&at.mirror.name, "SELECT count(*) FROM note");
+    assert_eq!(kept.trim(), "100");
+}
+
+#[test]
+fn dump_resync_publishes_a_table_the_capture_missed() {
+    let at = AtBoundary::new("evolve_resync", 100);
+    ok(3, &at.apply_args());
+    let master_name = at.master.rsplit("dbname=").next().unwrap().to_string();
+    // Rows written while the capture's insert trigger was disabled never reach the feed...
+    at.cluster.psql(
+        &master_name,
+        "ALTER TABLE tag DISABLE TRIGGER replgen_insert; \
+         INSERT INTO tag (id, label) SELECT g, 'missed ' || g FROM generate_series(1000, 1010) g; \
+         ALTER TABLE tag ENABLE ALWAYS TRIGGER replgen_insert;",
+    );
+    let out = run(
+        3,
+        &["compare", "--db", &at.master, "--replica", &at.mirror.db],
+    );
+    assert!(!out.status.success());
+    // ...until a resync publishes the whole table.
+    let refused = fails(
+        3,
+        &[
+            "dump",
+            "--db",
+            &at.master,
+            "--out",
+            at.feed(),
+            "--resync",
+            "nope",
+        ],
+        1,
+    );
+    assert!(refused.contains("public.tag"), "{refused}");
+    ok(
+        3,
+        &[
+            "dump",
+            "--db",
+            &at.master,
+            "--out",
+            at.feed(),
+            "--resync",
+            "tag",
+        ],
+    );
+    assert_eq!(newest_reload(at.feed.path()), "# reload 2");
+    ok(3, &at.apply_args());
+    at.mirror.assert_identical(2, &at.master);
+}

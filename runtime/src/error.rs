@@ -80,6 +80,8 @@ pub enum Error {
     /// The capture was installed again between a cut's start and its locks (retried).
     #[error("the capture was upgraded while the cut began; cut again")]
     CaptureChanged,
+    #[error("--resync {name}: no replicated table has that name (as schema.table, or a name only one table has); the replicated tables are: {tables}")]
+    UnknownTable { name: String, tables: String },
     /// The database says a file was published, but the feed folder does not have it.
     #[error(
         "packet {serial} was published into {folder}, but its file {path} is missing: this folder is not, \

@@ -7,8 +7,9 @@ pub mod feed;
 pub mod http;
 pub mod workload;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -359,5 +360,37 @@ impl Writers {
         for t in self.threads {
             t.join().unwrap();
         }
+    }
+}
+
+/// How a mirror process started by [`run_killed_after`] ended.
+pub enum Ended {
+    /// SIGKILL stopped it while it ran.
+    Killed,
+    /// It exited on its own before the kill was due.
+    Exited,
+}
+
+/// Runs `program args` and kills it with SIGKILL `delay` after its start, unless it has exited by
+/// then. The child is reaped only here, so the kill can never reach another process.
+pub fn run_killed_after(program: &str, args: &[&str], delay: Duration) -> Ended {
+    let mut child = Command::new(program)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() >= delay {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    match child.wait().unwrap().signal() {
+        Some(9) => Ended::Killed,
+        _ => Ended::Exited,
     }
 }

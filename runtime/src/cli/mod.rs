@@ -119,6 +119,11 @@ enum Command {
         /// Leave the change logs to autovacuum instead of vacuuming them after each cut.
         #[arg(long)]
         no_vacuum: bool,
+        /// Publish every row of TABLE in this cut, as a table reload (replicas replace the
+        /// table's rows with them): the way out after its capture was missing or disabled.
+        /// Repeatable; not with --every.
+        #[arg(long, value_name = "TABLE", conflicts_with = "every")]
+        resync: Vec<String>,
     },
     /// Writes a full copy of the replicated tables aligned with the packet sequence.
     Export {
@@ -276,6 +281,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             empty_packets,
             compression,
             no_vacuum,
+            resync,
         } => {
             let opts = DumpOptions {
                 out,
@@ -285,6 +291,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 compression,
                 vacuum: !no_vacuum,
                 new_feed: false,
+                resync,
             };
             let stop = stop_flag();
             let connect = || Master::connect(&db.db, schema, opts.clone(), true);
@@ -329,6 +336,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 compression,
                 vacuum: true,
                 new_feed,
+                resync: Vec::new(),
             };
             let mut master = Master::connect(&db.db, schema, opts, false)?;
             let export = master.export()?;

@@ -88,3 +88,40 @@ fn all_null(
         })?
         .get(0))
 }
+
+/// The tables `dump --resync` names (`schema.table`, or a table name that is unique), or a
+/// refusal naming the unknown one and the replicated tables.
+pub(super) fn resync_tables(
+    schema: &'static SchemaDef,
+    names: &[String],
+) -> Result<Vec<&'static TableDef>> {
+    names
+        .iter()
+        .map(|name| {
+            let qualified: Vec<&'static TableDef> = schema
+                .tables
+                .iter()
+                .copied()
+                .filter(|t| t.display_name() == *name)
+                .collect();
+            let unqualified: Vec<&'static TableDef> = schema
+                .tables
+                .iter()
+                .copied()
+                .filter(|t| t.name == name.as_str())
+                .collect();
+            match (qualified.as_slice(), unqualified.as_slice()) {
+                ([t], _) | ([], [t]) => Ok(*t),
+                _ => Err(Error::UnknownTable {
+                    name: name.clone(),
+                    tables: schema
+                        .tables
+                        .iter()
+                        .map(|t| t.display_name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            }
+        })
+        .collect()
+}

@@ -149,11 +149,14 @@ pub(super) fn prepare_cut(
         .collect();
     // The first cut of an upgraded capture publishes the boundary packet, changes or not.
     let boundary = super::boundary::published_layout(tx, binary, schema)?;
-    let reload = match boundary {
+    let mut reload = match boundary {
         Some(from) => super::boundary::reloads(tx, from, schema)?,
         None => Vec::new(),
     };
-    if pending.is_empty() && boundary.is_none() && !opts.empty_packets {
+    reload.extend(super::boundary::resync_tables(schema, &opts.resync)?);
+    reload.sort_by_key(|t| t.id);
+    reload.dedup_by_key(|t| t.id);
+    if pending.is_empty() && boundary.is_none() && reload.is_empty() && !opts.empty_packets {
         return Ok(None);
     }
     let (last, previous_sha256) = last_cut(tx)?;

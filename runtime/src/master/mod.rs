@@ -39,6 +39,9 @@ pub struct DumpOptions {
     pub vacuum: bool,
     /// Start a new feed in `out` (a new identity; the old feed's cuts are forgotten).
     pub new_feed: bool,
+    /// Tables the next cut publishes whole, as table reloads (`dump --resync TABLE`): the way
+    /// out after capture was missing or disabled on a table.
+    pub resync: Vec<String>,
 }
 
 impl DumpOptions {
@@ -51,6 +54,7 @@ impl DumpOptions {
             compression: 3,
             vacuum: true,
             new_feed: false,
+            resync: Vec::new(),
         }
     }
 }
