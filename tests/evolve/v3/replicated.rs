@@ -20,11 +20,7 @@ pub struct Tag {
 }
 /// Table 4 `storage.shelf`.
 #[derive(Debug, Clone, PartialEq, replgen_runtime::Replicated)]
-#[replicated(
-    schema = "tests/evolve/v3/schema.yaml",
-    table = "storage.shelf",
-    id = 4
-)]
+#[replicated(schema = "tests/evolve/v3/schema.yaml", table = "storage.shelf", id = 4)]
 pub struct Shelf {
     pub id: i32,
     pub name: String,
