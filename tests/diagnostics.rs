@@ -108,7 +108,8 @@ fn install_refuses_tables_that_are_not_the_layout() {
     client
         .batch_execute(
             "ALTER TABLE artist DROP COLUMN comment; \
-             ALTER TABLE area ALTER COLUMN name DROP NOT NULL",
+             ALTER TABLE area ALTER COLUMN name DROP NOT NULL; \
+             ALTER TABLE area ALTER COLUMN comment TYPE varchar(300)",
         )
         .unwrap();
     let err = env.mirror_fails(&["install", "--db", &fresh], 1);
@@ -118,6 +119,13 @@ fn install_refuses_tables_that_are_not_the_layout() {
     );
     assert!(
         err.contains("public.area.name: the column allows NULL"),
+        "{err}"
+    );
+    // Another type modifier is another type: longer values would stop every replica.
+    assert!(
+        err.contains(
+            "public.area.comment: the column is character varying(300), but the layout says character varying(255)"
+        ),
         "{err}"
     );
     let installed: bool = client

@@ -441,19 +441,40 @@ fn an_upgrade_that_would_break_a_mirror_object_is_refused_before_anything_change
         1,
     );
     assert!(refused.contains("upgrade the mirror binary"), "{refused}");
-    // Without the views the same packet applies; --keep-dropped keeps the dropped table.
+    // Without the views the same packet applies; --keep-dropped keeps the dropped table, and
+    // the mirror's own SQL for version 2 runs in the upgrade's transaction (a failing one
+    // leaves everything as it was).
     at.cluster.psql(
         &at.mirror.name,
         "DROP VIEW item_qty; DROP VIEW note_bodies;",
     );
+    let own_sql = tempfile::tempdir().unwrap();
+    let own_sql_dir = own_sql.path().to_str().unwrap().to_string();
+    std::fs::write(
+        own_sql.path().join("v2.sql"),
+        "CREATE VIEW heavy AS SELECT id FROM no_such_table;",
+    )
+    .unwrap();
     let mut apply = at.apply_args();
-    apply.push("--keep-dropped");
+    apply.extend(["--keep-dropped", "--replica-sql", &own_sql_dir]);
+    let refused = fails(3, &apply, 1);
+    assert!(refused.contains("v2.sql failed"), "{refused}");
+    assert_eq!(at.mirror.position(at.cluster), before);
+    std::fs::write(
+        own_sql.path().join("v2.sql"),
+        "CREATE VIEW heavy AS SELECT id, weight_grams FROM item WHERE weight_grams > 100;",
+    )
+    .unwrap();
     ok(3, &apply);
     at.mirror.assert_identical(2, &at.master);
     let kept = at
         .cluster
         .psql(&at.mirror.name, "SELECT count(*) FROM note");
     assert_eq!(kept.trim(), "100");
+    let view = at
+        .cluster
+        .psql(&at.mirror.name, "SELECT to_regclass('heavy') IS NOT NULL");
+    assert_eq!(view.trim(), "t");
 }
 
 #[test]

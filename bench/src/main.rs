@@ -10,6 +10,7 @@ mod capture;
 mod codecs;
 mod feed;
 mod report;
+mod upgrade;
 mod util;
 
 use std::time::Instant;
@@ -17,7 +18,7 @@ use std::time::Instant;
 use report::{Report, Section};
 
 pub const SECTIONS: &[&str] = &[
-    "capture", "dump", "apply", "export", "memory", "lag", "codecs",
+    "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade",
 ];
 
 #[derive(Debug, Clone)]
@@ -94,6 +95,7 @@ fn main() {
             "memory" => feed::memory(&opts),
             "lag" => feed::lag(&opts),
             "codecs" => codecs::run(&opts),
+            "upgrade" => upgrade::run_section(&opts),
             _ => unreachable!(),
         };
         eprintln!("== {name} done in {:.0} s", t.elapsed().as_secs_f64());

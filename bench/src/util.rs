@@ -265,36 +265,43 @@ pub fn terminate(pid: u32) {
 
 /// The release `mirror` binary, built (or found up to date) by cargo once per run.
 pub fn mirror_binary() -> PathBuf {
-    static MIRROR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    MIRROR
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            eprintln!("building the release mirror binary (cargo build --release --bin mirror)");
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--release",
-                    "-q",
-                    "-p",
-                    "replgen-mirror",
-                    "--bin",
-                    "mirror",
-                ])
-                .current_dir(workspace_root())
-                .status()
-                .expect("run cargo");
-            assert!(
-                status.success(),
-                "cargo build --release --bin mirror failed"
-            );
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join("target"));
-            let path = target.join("release").join("mirror");
-            assert!(path.exists(), "{} was not built", path.display());
-            path
-        })
-        .clone()
+    release_binary("mirror")
+}
+
+/// A release binary of the root package (`mirror`, or the schema-change test's `evolve-vN`),
+/// built (or found up to date) by cargo once per run.
+pub fn release_binary(name: &'static str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(&str, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = built.iter().find(|(n, _)| *n == name) {
+        return path.clone();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("building the release {name} binary (cargo build --release --bin {name})");
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "replgen-mirror",
+            "--bin",
+            name,
+        ])
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "cargo build --release --bin {name} failed"
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let path = target.join("release").join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    built.push((name, path.clone()));
+    path
 }
 
 pub fn mirror(args: &[&str]) -> Command {

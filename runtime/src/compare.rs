@@ -136,9 +136,12 @@ fn differing_keys(
     Ok((keys, more))
 }
 
-pub fn compare(first: &str, second: &str, schema: &SchemaDef) -> Result<Report> {
+/// Compares in the layout of the first database's installed capture when it has one this
+/// binary knows (a master between schema versions), else in the binary's newest layout.
+pub fn compare(first: &str, second: &str, binary: &'static SchemaDef) -> Result<Report> {
     let mut a = in_db(FIRST, db::connect(first))?;
     let mut b = in_db(SECOND, db::connect(second))?;
+    let schema = crate::master::installed_layout(&mut a, binary).unwrap_or(binary);
     let da = in_db(FIRST, table_digests(&mut a, schema))?;
     let db = in_db(SECOND, table_digests(&mut b, schema))?;
     let mut differences = Vec::new();

@@ -213,7 +213,15 @@ mod tests {
             check_key: |_| Ok(()),
         };
         for (name, _) in TEMPLATES {
-            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)], pg15 => true };
+            // Every parameter any template takes, each branch on (the upgrade's included).
+            let cols = vec![column_context(&t.columns[0])];
+            let ctx = context! {
+                t => table_context(&t), tables => vec![table_context(&t)], pg15 => true,
+                columns => cols.clone(), old_qname => "\"s\".\"old\"", moved_qname => "\"public\".\"old\"",
+                rename_schema => true, rename_name => true, emptied => true, drop_key => true,
+                dropped => cols.clone(), retyped => cols.clone(), now_nullable => cols.clone(),
+                added => cols.clone(), now_not_null => cols, add_key => true,
+            };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
         }

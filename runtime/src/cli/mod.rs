@@ -181,6 +181,11 @@ enum Command {
         /// dropped otherwise; never with CASCADE).
         #[arg(long)]
         keep_dropped: bool,
+        /// A folder of this mirror's own SQL per version: `DIR/v<N>.sql` (indexes, views,
+        /// functions kept beside the data) runs in the transaction that upgrades the tables to
+        /// schema_version N.
+        #[arg(long, value_name = "DIR")]
+        replica_sql: Option<std::path::PathBuf>,
         #[command(flatten)]
         fetch: FetchArgs,
     },
@@ -406,6 +411,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             interval,
             cascade,
             keep_dropped,
+            replica_sql,
             fetch,
         } => {
             let stop = stop_flag();
@@ -414,6 +420,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 Replica::connect(&db.db, schema, cascade).map(|mut replica| {
                     replica.stop = Arc::clone(&stop);
                     replica.keep_dropped = keep_dropped;
+                    replica.replica_sql = replica_sql.clone();
                     replica
                 })
             };

@@ -12,7 +12,7 @@ use crate::sql;
 /// Refuses a layout this binary does not know. Only a missing `replgen.meta` means "not
 /// installed"; any other failure (permission denied, a lost connection, a timeout) is reported
 /// as itself.
-pub(super) fn installed_layout(
+pub fn installed_layout(
     client: &mut impl GenericClient,
     schema: &'static SchemaDef,
 ) -> Result<&'static SchemaDef> {

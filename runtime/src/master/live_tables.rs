@@ -13,20 +13,21 @@ use crate::sql;
 /// columns (type as PostgreSQL resolves the layout's type name; NOT NULL where the layout says
 /// the column is never NULL) and the layout's primary key.
 pub fn check(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> {
-    let (mut schemas, mut tables, mut columns, mut types) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut schemas, mut tables, mut columns, mut types, mut typmods) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for table in schema.tables {
         for column in table.columns {
             schemas.push(table.schema);
             tables.push(table.name);
             columns.push(column.name);
             types.push(column.sql_type);
+            typmods.push(typmod(column.sql_type));
         }
     }
     let rows = client
         .query(
             &sql::plain("live_columns"),
-            &[&schemas, &tables, &columns, &types],
+            &[&schemas, &tables, &columns, &types, &typmods],
         )
         .context(|| "cannot read the replicated tables' columns from the catalog".into())?;
     let mut rows = rows.iter();
@@ -51,7 +52,7 @@ pub fn check(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> 
                     "{name}.{}: the layout's type {} does not exist in this database",
                     column.name, column.sql_type
                 ));
-            } else if !row.get::<_, bool>(8) {
+            } else if !row.get::<_, bool>(8) || !row.get::<_, bool>(12) {
                 problems.push(format!(
                     "{name}.{}: the column is {}, but the layout says {}",
                     column.name,
@@ -84,5 +85,56 @@ pub fn check(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> 
         Ok(())
     } else {
         Err(Error::LiveTablesDiffer { problems })
+    }
+}
+
+/// The `atttypmod` PostgreSQL stores for a canonical type name (of the element, for an array),
+/// `-1` for one without a modifier, `None` where this check does not know the encoding.
+fn typmod(sql_type: &str) -> Option<i32> {
+    let mut base = sql_type;
+    while let Some(element) = base.strip_suffix("[]") {
+        base = element;
+    }
+    let Some(open) = base.find('(') else {
+        // Bare `character` and `bit` mean a length of 1.
+        return (!matches!(base, "character" | "bit")).then_some(-1);
+    };
+    let close = base.find(')')?;
+    let name = format!("{}{}", &base[..open], &base[close + 1..]);
+    let args: Vec<i32> = base[open + 1..close]
+        .split(',')
+        .map(|n| n.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    match (name.as_str(), args.as_slice()) {
+        ("character varying" | "character", [n]) => Some(n + 4),
+        ("numeric", [p]) => Some((p << 16) + 4),
+        ("numeric", [p, s]) => Some((p << 16) + (s & 0x7ff) + 4),
+        ("bit" | "bit varying", [n]) => Some(*n),
+        (
+            "timestamp without time zone"
+            | "timestamp with time zone"
+            | "time without time zone"
+            | "time with time zone",
+            [p],
+        ) => Some(*p),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typmod;
+
+    #[test]
+    fn type_modifiers_as_postgresql_stores_them() {
+        assert_eq!(typmod("integer"), Some(-1));
+        assert_eq!(typmod("character varying"), Some(-1));
+        assert_eq!(typmod("character varying(255)"), Some(259));
+        assert_eq!(typmod("character varying(255)[]"), Some(259));
+        assert_eq!(typmod("numeric(10,2)"), Some((10 << 16) + 2 + 4));
+        assert_eq!(typmod("numeric(8)"), Some((8 << 16) + 4));
+        assert_eq!(typmod("timestamp(3) with time zone"), Some(3));
+        assert_eq!(typmod("character"), None);
+        assert_eq!(typmod("interval(3)"), None);
     }
 }

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use postgres::Client;
 
+pub use capture::installed_layout;
 pub use cut::CutSummary;
 pub use export::ExportSummary;
 

@@ -320,6 +320,13 @@ impl Replica {
         }
         if let Some(upgrade) = upgrade {
             upgrade::after_rows(&mut tx, upgrade)?;
+            if let Some(dir) = &self.replica_sql {
+                let versions = (replica_layout.version + 1..=layout.version)
+                    .filter(|&v| schema.layout(v).is_some());
+                for version in versions {
+                    upgrade::run_replica_sql(&mut tx, dir, version)?;
+                }
+            }
         }
         // A format 1 packet names no feed: the replica keeps following the index's.
         let feed = (!header.feed.is_empty())

@@ -57,6 +57,9 @@ pub struct Replica {
     schema: &'static SchemaDef,
     /// Keep the tables a newer layout no longer replicates instead of dropping them.
     pub keep_dropped: bool,
+    /// A folder of the mirror's own SQL per version (`v<N>.sql`: indexes, views, functions it
+    /// keeps beside the data), run in the boundary packet's transaction after the upgrade to N.
+    pub replica_sql: Option<std::path::PathBuf>,
     mode: ApplyMode,
     pub limits: Limits,
     /// Private (0700), unpredictable, removed on drop: where downloads wait to be applied.
@@ -97,6 +100,7 @@ impl Replica {
             client,
             schema,
             keep_dropped: false,
+            replica_sql: None,
             mode,
             limits: Limits::default(),
             work_dir,

@@ -116,6 +116,27 @@ pub(super) fn after_rows(tx: &mut Transaction, pending: Pending) -> Result<()> {
     Ok(())
 }
 
+/// The mirror's own `DIR/v<version>.sql`, when there is one, in the upgrade's transaction.
+pub(super) fn run_replica_sql(
+    tx: &mut Transaction,
+    dir: &std::path::Path,
+    version: u32,
+) -> Result<()> {
+    let path = dir.join(format!("v{version}.sql"));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Io {
+                context: format!("cannot read {}", path.display()),
+                source,
+            })
+        }
+    };
+    tx.batch_execute(&text)
+        .context(|| format!("{} failed (nothing was changed)", path.display()))
+}
+
 /// A change this replica cannot reproduce must come with the table's rows; a feed that says
 /// otherwise would leave the replica silently wrong.
 fn check_reloads(changes: &[TableChange], reload: &[u32], what: &str) -> Result<()> {
