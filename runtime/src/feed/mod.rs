@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
 use crate::index::Index;
+use crate::signing::{self, SigningKey, SIGNATURE_FILE};
 
 /// Where unfinished files wait; nothing in it ends in `.gz` or is ever listed.
 pub const TMP_DIR: &str = ".replgen-tmp";
@@ -91,11 +92,59 @@ impl Feed {
             .context(|| format!("cannot publish {}", final_path.display()))
     }
 
-    /// Replaces index.xml whole.
-    pub fn write_index(&self, index: &Index) -> Result<()> {
+    /// Replaces index.xml whole, signed by `keys` (none: unsigned, and a stale signature file
+    /// is removed).
+    ///
+    /// Signed, the order keeps every moment's index verifiable: first the signature file gets
+    /// the new index's signatures followed by the current index's, then the index is replaced,
+    /// then the signature file keeps the new index's alone. A reader that fetched the index and
+    /// then the signature sees at most one mismatch across an update, and fetches again once.
+    pub fn write_index(&self, index: &Index, keys: &[SigningKey]) -> Result<()> {
         let path = self.path(INDEX_FILE);
-        durable::write_atomic(&path, &index.to_xml())
-            .context(|| format!("cannot write {}", path.display()))
+        let sig_path = self.path(SIGNATURE_FILE);
+        let bytes = index.to_xml();
+        let write = |path: &Path, bytes: &[u8]| {
+            durable::write_atomic(path, bytes)
+                .context(|| format!("cannot write {}", path.display()))
+        };
+        if keys.is_empty() {
+            write(&path, &bytes)?;
+            self.remove_file(SIGNATURE_FILE)?;
+            return Ok(());
+        }
+        let signature = signing::sign(&bytes, keys)?;
+        let current = match self.read_published(INDEX_FILE)? {
+            Some(current) if current != bytes => Some(current),
+            _ => None,
+        };
+        if let Some(current) = current {
+            let both = signature.clone() + &signing::sign(&current, keys)?;
+            write(&sig_path, both.as_bytes())?;
+        }
+        write(&path, &bytes)?;
+        write(&sig_path, signature.as_bytes())
+    }
+
+    /// A published file's bytes, none when it does not exist; refused when it is anything but a
+    /// regular file (never follows a link the dumper did not make).
+    fn read_published(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.path(rel);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).context(|| format!("cannot inspect {}", path.display())),
+        };
+        if !meta.file_type().is_file() {
+            return Err(Error::UnsafeFeedPath {
+                path: path.display().to_string(),
+                reason:
+                    "it is not a regular file (a symbolic link, say), which the dumper never makes"
+                        .into(),
+            });
+        }
+        fs::read(&path)
+            .map(Some)
+            .context(|| format!("cannot read {}", path.display()))
     }
 
     /// Removes everything under the temporary folder (what interrupted processes left).

@@ -22,7 +22,9 @@ use crate::def::{SchemaDef, TableDef};
 use crate::error::{Context, Error, Result};
 use crate::feed::Feed;
 use crate::index::{Entry, FeedInfo, Index};
+use crate::signing::SigningKey;
 use crate::sql;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct DumpOptions {
@@ -39,6 +41,8 @@ pub struct DumpOptions {
     pub vacuum: bool,
     /// Start a new feed in `out` (a new identity; the old feed's cuts are forgotten).
     pub new_feed: bool,
+    /// Sign every index.xml with these keys (`index.xml.minisig`); none: unsigned.
+    pub sign_keys: Arc<Vec<SigningKey>>,
 }
 
 impl DumpOptions {
@@ -51,6 +55,7 @@ impl DumpOptions {
             compression: 3,
             vacuum: true,
             new_feed: false,
+            sign_keys: Arc::default(),
         }
     }
 }
@@ -137,10 +142,11 @@ impl Master {
             .map(|row| entry_from_row(&row));
         let index = Index {
             feed: Some(self.identity.clone()),
+            published: Some(crate::timefmt::now()),
             packets,
             export,
         };
-        self.feed.write_index(&index)?;
+        self.feed.write_index(&index, &self.opts.sign_keys)?;
         if let Some(oldest) = index.packets.first() {
             self.forget_unlisted(oldest.serial)?;
         }
