@@ -236,9 +236,13 @@ impl Source {
                     "it carries no publication time, so --max-age cannot be checked".into(),
                 ));
             };
-            let age = timefmt::parse_epoch(published)
-                .map(|at| timefmt::parse_epoch(&timefmt::now()).unwrap_or(at) - at)
+            let at = timefmt::parse_epoch(published)
                 .ok_or_else(|| untrusted(format!("published=\"{published}\" is not a time")))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            let age = now - at;
             if age > max_age.as_secs_f64() {
                 return Err(untrusted(format!(
                     "it was published at {published}, {:.0} s ago, longer than --max-age {} s: \
