@@ -87,6 +87,7 @@ impl Feed {
 
     /// Gives a finished temporary file or folder its final name `rel`, durably.
     pub fn publish(&self, tmp: &Path, rel: &str) -> Result<()> {
+        self.check_path(rel)?;
         let final_path = self.path(rel);
         durable::publish(tmp, &final_path)
             .context(|| format!("cannot publish {}", final_path.display()))
@@ -103,6 +104,8 @@ impl Feed {
         let path = self.path(INDEX_FILE);
         let sig_path = self.path(SIGNATURE_FILE);
         let bytes = index.to_xml();
+        self.check_path(INDEX_FILE)?;
+        self.check_path(SIGNATURE_FILE)?;
         let write = |path: &Path, bytes: &[u8]| {
             durable::write_atomic(path, bytes)
                 .context(|| format!("cannot write {}", path.display()))
@@ -125,26 +128,56 @@ impl Feed {
         write(&sig_path, signature.as_bytes())
     }
 
-    /// A published file's bytes, none when it does not exist; refused when it is anything but a
-    /// regular file (never follows a link the dumper did not make).
-    fn read_published(&self, rel: &str) -> Result<Option<Vec<u8>>> {
-        let path = self.path(rel);
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).context(|| format!("cannot inspect {}", path.display())),
-        };
-        if !meta.file_type().is_file() {
-            return Err(Error::UnsafeFeedPath {
-                path: path.display().to_string(),
-                reason:
-                    "it is not a regular file (a symbolic link, say), which the dumper never makes"
-                        .into(),
-            });
+    /// A published file's bytes, none when it does not exist; refused when it, or a folder on
+    /// the way to it, is anything the dumper does not make (a symbolic link, say).
+    pub fn read_published(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        if !self.exists(rel)? {
+            return Ok(None);
         }
+        let path = self.path(rel);
         fs::read(&path)
             .map(Some)
             .context(|| format!("cannot read {}", path.display()))
+    }
+
+    /// Whether the published file or folder `rel` exists, refusing it (and any folder on the way
+    /// to it inside the feed) when it is a symbolic link or not a plain file or folder: the
+    /// dumper never follows a link it did not make.
+    pub fn exists(&self, rel: &str) -> Result<bool> {
+        self.check_path(rel)?;
+        Ok(fs::symlink_metadata(self.path(rel)).is_ok())
+    }
+
+    /// Refuses `rel` when any existing part of it below the root is a symbolic link, a folder
+    /// on the way is not a folder, or the entry itself is neither a regular file nor a folder
+    /// (a FIFO, a device). Missing parts are fine: the dumper creates them.
+    pub fn check_path(&self, rel: &str) -> Result<()> {
+        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+        let mut path = self.root.clone();
+        for (i, part) in parts.iter().enumerate() {
+            path.push(part);
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e).context(|| format!("cannot inspect {}", path.display())),
+            };
+            let last = i + 1 == parts.len();
+            let kind = meta.file_type();
+            let reason = if kind.is_symlink() {
+                "it is a symbolic link, which the dumper never makes"
+            } else if !last && !kind.is_dir() {
+                "it is not a folder"
+            } else if last && !kind.is_dir() && !kind.is_file() {
+                "it is neither a regular file nor a folder"
+            } else {
+                continue;
+            };
+            return Err(Error::UnsafeFeedPath {
+                path: path.display().to_string(),
+                reason: reason.into(),
+            });
+        }
+        Ok(())
     }
 
     /// Removes everything under the temporary folder (what interrupted processes left).
@@ -172,6 +205,7 @@ impl Feed {
 
     /// Deletes a published file; false when it was already gone.
     pub fn remove_file(&self, rel: &str) -> Result<bool> {
+        self.check_path(rel)?;
         let path = self.path(rel);
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
@@ -186,6 +220,9 @@ impl Feed {
         let Some(dir) = self.path(rel).parent().map(Path::to_path_buf) else {
             return Ok(());
         };
+        if let Some((folder, _)) = rel.rsplit_once('/') {
+            self.check_path(folder)?;
+        }
         if dir.is_dir() && dir != self.root {
             fs::remove_dir_all(&dir)
                 .context(|| format!("cannot delete the old export {}", dir.display()))?;

@@ -313,11 +313,7 @@ impl Source {
     ) -> Result<T, FetchError> {
         match &self.place {
             Place::Dir(dir) => {
-                let path = dir.join(rel);
-                let mut file = File::open(&path).map_err(|source| FetchError::Io {
-                    what: path.display().to_string(),
-                    source,
-                })?;
+                let mut file = open_regular(&dir.join(rel))?;
                 consume(&mut file)
             }
             Place::Http { base, agent, opts } => http::fetch(
@@ -329,6 +325,29 @@ impl Source {
             ),
         }
     }
+}
+
+/// Opens a local feed's file for reading, refusing anything but a regular file. Opened
+/// non-blocking and checked on the open handle, so a FIFO (or a device) planted in the folder
+/// neither blocks the command nor is read.
+fn open_regular(path: &Path) -> Result<File, FetchError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io_err = |source| FetchError::Io {
+        what: path.display().to_string(),
+        source,
+    };
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_err)?;
+    if !file.metadata().map_err(io_err)?.is_file() {
+        return Err(FetchError::Invalid(format!(
+            "{}: not a regular file (a FIFO or device in the feed folder?); refusing to read it",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Copies at most `size + 1` bytes of `reader` into `file`, checks size and sha256, rewinds.
