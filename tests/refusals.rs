@@ -212,7 +212,7 @@ fn refuses_packets_that_lie() {
                 )
             })
         },
-        &["packet 2", "unknown table id 99999", "line 9"],
+        &["packet 2", "unknown table id 99999", "line 10"],
     );
     f.refused(
         "field_count",
