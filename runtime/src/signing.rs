@@ -275,4 +275,32 @@ mod tests {
         assert_eq!(fs::read(&sk).unwrap(), before);
         assert!(!dir.path().join("other.pub").exists());
     }
+
+    #[test]
+    fn a_password_protected_key_is_refused_with_the_reason() {
+        use ct_codecs::{Base64, Decoder, Encoder};
+        let dir = tempfile::tempdir().unwrap();
+        let (sk, pk) = (dir.path().join("k.key"), dir.path().join("k.pub"));
+        keygen(&sk, &pk).unwrap();
+        // The same key marked as scrypt-encrypted, as `minisign -G` without -W writes it.
+        let text = fs::read_to_string(&sk).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut bytes = Base64::decode_to_vec(&lines[1], None).unwrap();
+        bytes[2..4].copy_from_slice(b"Sc");
+        lines[1] = Base64::encode_to_string(&bytes).unwrap();
+        let encrypted = dir.path().join("encrypted.key");
+        fs::write(&encrypted, lines.join("\n") + "\n").unwrap();
+        let err = load_secret(&encrypted).unwrap_err().to_string();
+        assert!(
+            err.contains("password-protected") && err.contains("-W"),
+            "{err}"
+        );
+        // And a damaged unencrypted key is named as such, never used.
+        let mut bytes = Base64::decode_to_vec(text.lines().nth(1).unwrap(), None).unwrap();
+        bytes[70] ^= 1;
+        let damaged = dir.path().join("damaged.key");
+        let line = Base64::encode_to_string(&bytes).unwrap();
+        fs::write(&damaged, format!("untrusted comment: x\n{line}\n")).unwrap();
+        assert!(load_secret(&damaged).is_err());
+    }
 }
