@@ -260,7 +260,7 @@ fn an_index_and_signature_from_two_moments_are_fetched_again_once() {
 }
 
 #[test]
-fn another_feeds_signed_index_is_refused_by_apply_and_status() {
+fn another_feeds_signed_index_is_refused_by_apply_import_and_status() {
     let Signed {
         env,
         sk,
@@ -280,7 +280,17 @@ fn another_feeds_signed_index_is_refused_by_apply_and_status() {
         "--sign-key",
         &sk,
     ]);
-    for command in ["apply", "status"] {
+    other.mirror_ok(&[
+        "export",
+        "--db",
+        &other.master,
+        "--out",
+        other.feed(),
+        "--sign-key",
+        &sk,
+    ]);
+    // `import --replace` is how a replica moves to a new feed; plain import refuses it.
+    for command in ["apply", "status", "import"] {
         refused(
             &env,
             &trusted(command, &env, other.feed(), &[&pk]),
