@@ -44,7 +44,14 @@ fn mask_index(xml: &str) -> String {
     let mut out = String::new();
     for line in xml.lines() {
         let mut line = line.to_string();
-        for attr in ["timestamp", "size", "sha256", "feed", "created"] {
+        for attr in [
+            "timestamp",
+            "size",
+            "sha256",
+            "feed",
+            "created",
+            "published",
+        ] {
             if line.contains(&format!(" {attr}=\"")) {
                 line = feed::with_attr(&line, attr, "*");
             }

@@ -34,6 +34,8 @@ pub struct Entry {
 pub struct Index {
     /// The feed's identity and when the feed began (absent in an index of an older dumper).
     pub feed: Option<FeedInfo>,
+    /// When this index was written (RFC 3339, UTC): what `--max-age` measures on a signed feed.
+    pub published: Option<String>,
     /// Sorted by serial, contiguous.
     pub packets: Vec<Entry>,
     pub export: Option<Entry>,
@@ -82,6 +84,9 @@ impl Index {
             root.push_attribute(("feed", feed.id.as_str()));
             root.push_attribute(("created", feed.created.as_str()));
         }
+        if let Some(published) = &self.published {
+            root.push_attribute(("published", published.as_str()));
+        }
         write(&mut writer, Event::Start(root));
         for entry in &self.packets {
             write(&mut writer, Event::Empty(entry_element("packet", entry)));
@@ -114,6 +119,7 @@ impl Index {
                 created: root.text("created")?.to_string(),
             });
         }
+        index.published = root.optional("published").map(str::to_string);
         for e in &elements[1..] {
             if e.depth != 1 {
                 return Err(IndexError::Invalid(format!(
@@ -241,6 +247,7 @@ mod tests {
                 id: "0b0a7f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b".into(),
                 created: "2026-11-28T15:00:00.000000Z".into(),
             }),
+            published: Some("2026-11-28T16:00:00.000000Z".into()),
         };
         assert_eq!(Index::parse(&index.to_xml()).unwrap(), index);
     }
@@ -251,6 +258,7 @@ mod tests {
             packets: vec![entry(1), entry(3)],
             export: None,
             feed: None,
+            published: None,
         };
         assert!(Index::parse(&gap.to_xml())
             .unwrap_err()
@@ -260,6 +268,7 @@ mod tests {
             packets: vec![entry(2), entry(2)],
             export: None,
             feed: None,
+            published: None,
         };
         assert!(Index::parse(&twice.to_xml())
             .unwrap_err()
@@ -272,6 +281,7 @@ mod tests {
                 packets: vec![e],
                 export: None,
                 feed: None,
+                published: None,
             };
             assert!(Index::parse(&index.to_xml()).is_err(), "{path} accepted");
         }
@@ -285,12 +295,14 @@ mod tests {
             packets: vec![],
             export: Some(entry(0)),
             feed: None,
+            published: None,
         };
         assert_eq!(Index::parse(&at_zero.to_xml()).unwrap(), at_zero);
         let packet_zero = Index {
             packets: vec![entry(0)],
             export: None,
             feed: None,
+            published: None,
         };
         assert!(Index::parse(&packet_zero.to_xml()).is_err());
     }
@@ -303,6 +315,7 @@ mod tests {
             packets: vec![e],
             export: None,
             feed: None,
+            published: None,
         };
         assert!(Index::parse(&too_big_serial.to_xml())
             .unwrap_err()
@@ -314,6 +327,7 @@ mod tests {
             packets: vec![e],
             export: None,
             feed: None,
+            published: None,
         };
         assert!(Index::parse(&too_big_size.to_xml()).is_err());
         let xml = String::from_utf8(
@@ -321,6 +335,7 @@ mod tests {
                 packets: vec![entry(1)],
                 export: None,
                 feed: None,
+                published: None,
             }
             .to_xml(),
         )

@@ -249,6 +249,9 @@ pub enum Error {
     /// Something in the feed folder the dumper did not make (a symlink, a file for a folder).
     #[error("{path}: {reason}; refusing to use it (remove it if nothing needs it)")]
     UnsafeFeedPath { path: String, reason: String },
+    /// A signing or trusted key file that cannot be used.
+    #[error("key {path}: {reason}")]
+    Key { path: String, reason: String },
 }
 
 impl Error {

@@ -17,6 +17,7 @@ pub mod layout_change;
 pub mod master;
 pub mod redact;
 pub mod replica;
+pub mod signing;
 pub mod source;
 pub mod sql;
 

@@ -50,16 +50,41 @@ struct FetchArgs {
     /// Plus its listed size at this rate, in bytes per second (suffixes K, M, KiB, MiB).
     #[arg(long, default_value = "64KiB", value_parser = parse_rate)]
     min_rate: u64,
+    /// Trust only an index.xml signed by this minisign public key (repeatable: any one of
+    /// them); refuse an unsigned one.
+    #[arg(long, value_name = "FILE")]
+    trust_key: Vec<std::path::PathBuf>,
+    /// Refuse an index published longer ago than DURATION (e.g. 2h): a frozen or replayed feed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_age: Option<Duration>,
 }
 
 impl FetchArgs {
-    fn options(&self, stop: &Arc<AtomicBool>) -> FetchOptions {
-        FetchOptions {
+    fn options(&self, stop: &Arc<AtomicBool>) -> Result<FetchOptions> {
+        let keys = self
+            .trust_key
+            .iter()
+            .map(|path| crate::signing::load_public(path))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FetchOptions {
             floor: self.fetch_timeout,
             min_rate: self.min_rate,
             stop: Arc::clone(stop),
-        }
+            trust: crate::source::Trust {
+                keys,
+                max_age: self.max_age,
+            },
+        })
     }
+}
+
+/// Reads every `--sign-key` (unencrypted minisign secret keys).
+fn sign_keys(paths: &[std::path::PathBuf]) -> Result<Arc<Vec<crate::signing::SigningKey>>> {
+    paths
+        .iter()
+        .map(|path| crate::signing::load_secret(path))
+        .collect::<Result<Vec<_>>>()
+        .map(Arc::new)
 }
 
 /// `65536`, `64K`, `64KiB`, `1M`, `1MiB` (bytes per second; K and M are 1024-based).
@@ -94,6 +119,16 @@ enum Command {
     Install(DbArg),
     /// Removes change capture and replgen's state from the database.
     Uninstall(DbArg),
+    /// Writes a new minisign key pair for signing the feed (unencrypted, like `minisign -G -W`;
+    /// the secret key file is private, 0600). Never overwrites a file.
+    Keygen {
+        /// Where the secret key goes (for `dump --sign-key`).
+        #[arg(long, value_name = "FILE")]
+        secret_key: std::path::PathBuf,
+        /// Where the public key goes (for `apply --trust-key`, and `minisign -V -p`).
+        #[arg(long, value_name = "FILE")]
+        public_key: std::path::PathBuf,
+    },
     /// Cuts a packet of every committed change not yet dumped and publishes it under DIR.
     Dump {
         #[command(flatten)]
@@ -124,6 +159,10 @@ enum Command {
         /// Repeatable; not with --every.
         #[arg(long, value_name = "TABLE", conflicts_with = "every")]
         resync: Vec<String>,
+        /// Sign index.xml with this minisign secret key (repeatable: during a key rotation, old
+        /// and new keys sign side by side), as index.xml.minisig.
+        #[arg(long, value_name = "FILE")]
+        sign_key: Vec<std::path::PathBuf>,
     },
     /// Writes a full copy of the replicated tables aligned with the packet sequence.
     Export {
@@ -143,6 +182,10 @@ enum Command {
         /// the database is behind it. Replicas of the old feed then `import --replace`.
         #[arg(long)]
         new_feed: bool,
+        /// Sign index.xml with this minisign secret key (repeatable: during a key rotation, old
+        /// and new keys sign side by side), as index.xml.minisig.
+        #[arg(long, value_name = "FILE")]
+        sign_key: Vec<std::path::PathBuf>,
     },
     /// Loads the feed's latest export into an empty replica and sets its position.
     Import {
@@ -269,6 +312,18 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             );
             Ok(())
         }
+        Command::Keygen {
+            secret_key,
+            public_key,
+        } => {
+            let id = crate::signing::keygen(&secret_key, &public_key)?;
+            println!(
+                "key {id}: secret key {} (keep it private), public key {}",
+                secret_key.display(),
+                public_key.display()
+            );
+            Ok(())
+        }
         Command::Uninstall(DbArg { db }) => {
             let mut client = db::connect(&db)?;
             client
@@ -287,8 +342,12 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             compression,
             no_vacuum,
             resync,
+            sign_key,
         } => {
+            let sign_keys = sign_keys(&sign_key)?;
+            let signed = !sign_keys.is_empty();
             let opts = DumpOptions {
+                sign_keys,
                 out,
                 keep,
                 delete_pruned,
@@ -318,7 +377,14 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                         "packet {}: {} rows, {} bytes, {:.2} s, {}",
                         cut.serial, cut.rows, cut.bytes, cut.seconds, cut.path
                     ),
-                    None => tracing::info!("no changes since the last packet"),
+                    None => {
+                        tracing::info!("no changes since the last packet");
+                        // A signed index is re-signed at every run, so that replicas checking
+                        // --max-age see a live feed even when nothing changes.
+                        if signed {
+                            master.write_index()?;
+                        }
+                    }
                 }
                 let Some(every) = every else { return Ok(()) };
                 if sleep_unless_stopped(&stop, every) {
@@ -332,8 +398,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             keep,
             compression,
             new_feed,
+            sign_key,
         } => {
             let opts = DumpOptions {
+                sign_keys: sign_keys(&sign_key)?,
                 out,
                 keep,
                 delete_pruned: false,
@@ -374,7 +442,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             fetch,
         } => {
             let stop = stop_flag();
-            let source = Source::parse(&from, fetch.options(&stop));
+            let source = Source::parse(&from, fetch.options(&stop)?);
             let mut replica = Replica::connect(&db.db, schema, cascade)?;
             println!("{}", replica.mode().describe());
             replica.stop = Arc::clone(&stop);
@@ -415,7 +483,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             fetch,
         } => {
             let stop = stop_flag();
-            let source = Source::parse(&from, fetch.options(&stop));
+            let source = Source::parse(&from, fetch.options(&stop)?);
             let connect = || {
                 Replica::connect(&db.db, schema, cascade).map(|mut replica| {
                     replica.stop = Arc::clone(&stop);
@@ -485,7 +553,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             json,
             fetch,
         } => {
-            let source = from.map(|from| Source::parse(&from, fetch.options(&stop_flag())));
+            let source = match from {
+                Some(from) => Some(Source::parse(&from, fetch.options(&stop_flag())?)),
+                None => None,
+            };
             status::print(&db.db, source.as_ref(), json)
         }
         Command::Compare { db, replica } => {

@@ -25,7 +25,11 @@ struct StatusJson<'a> {
 pub(super) fn print(db: &str, from: Option<&Source>, json: bool) -> Result<()> {
     let position = Replica::position_of(db)?;
     let index = match from {
-        Some(source) => Some(source.index()?),
+        Some(source) => {
+            let index = source.index()?;
+            crate::replica::check_signed_index(source, &index, position.as_ref(), false)?;
+            Some(index)
+        }
         None => None,
     };
     let newest = index.as_ref().and_then(|i| i.packets.last().cloned());

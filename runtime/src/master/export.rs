@@ -88,7 +88,7 @@ impl Master {
                 .context(|| "cannot read replgen.exports".into())?;
             if let Some(row) = current {
                 let path: String = row.get(0);
-                if self.feed.path(&path).exists() {
+                if self.feed.exists(&path)? {
                     tx.commit().context(|| "cannot end the export".into())?;
                     return Ok(ExportSummary {
                         serial,

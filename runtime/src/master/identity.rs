@@ -44,11 +44,8 @@ pub(super) fn start_new(client: &mut Client, feed: &Feed) -> Result<()> {
 
 /// The folder's index.xml, if it has one.
 fn read_index(feed: &Feed) -> Result<Option<Index>> {
-    let path = feed.path(INDEX_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).context(|| format!("cannot read {}", path.display())),
+    let Some(bytes) = feed.read_published(INDEX_FILE)? else {
+        return Ok(None);
     };
     Index::parse(&bytes)
         .map(Some)

@@ -23,7 +23,9 @@ use crate::def::{SchemaDef, TableDef};
 use crate::error::{Context, Error, Result};
 use crate::feed::Feed;
 use crate::index::{Entry, FeedInfo, Index};
+use crate::signing::SigningKey;
 use crate::sql;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct DumpOptions {
@@ -43,6 +45,8 @@ pub struct DumpOptions {
     /// Tables the next cut publishes whole, as table reloads (`dump --resync TABLE`): the way
     /// out after capture was missing or disabled on a table.
     pub resync: Vec<String>,
+    /// Sign every index.xml with these keys (`index.xml.minisig`); none: unsigned.
+    pub sign_keys: Arc<Vec<SigningKey>>,
 }
 
 impl DumpOptions {
@@ -56,6 +60,7 @@ impl DumpOptions {
             vacuum: true,
             new_feed: false,
             resync: Vec::new(),
+            sign_keys: Arc::default(),
         }
     }
 }
@@ -142,10 +147,11 @@ impl Master {
             .map(|row| entry_from_row(&row));
         let index = Index {
             feed: Some(self.identity.clone()),
+            published: Some(crate::timefmt::now()),
             packets,
             export,
         };
-        self.feed.write_index(&index)?;
+        self.feed.write_index(&index, &self.opts.sign_keys)?;
         if let Some(oldest) = index.packets.first() {
             self.forget_unlisted(oldest.serial)?;
         }

@@ -21,7 +21,7 @@ impl Master {
             let path: String = row.get(1);
             let sha: String = row.get(2);
             let bytes = row.get::<_, i64>(3) as u64;
-            if self.feed.path(&path).exists() {
+            if self.feed.exists(&path)? {
                 continue;
             }
             let tmp = self.feed.packet_tmp(serial);
@@ -56,7 +56,7 @@ impl Master {
             let serial = row.get::<_, i64>(0) as u64;
             let manifest: String = row.get(1);
             let sha: String = row.get(2);
-            if self.feed.path(&manifest).exists() {
+            if self.feed.exists(&manifest)? {
                 continue;
             }
             let Some((folder, _)) = manifest.rsplit_once('/') else {

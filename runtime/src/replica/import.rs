@@ -27,6 +27,7 @@ impl Replica {
         mut progress: impl FnMut(&str, u64),
     ) -> Result<(u64, u64)> {
         let index = source.index()?;
+        super::check_signed_index(source, &index, self.position()?.as_ref(), replace)?;
         let export = index.export.ok_or_else(|| Error::NoExport {
             feed: source.describe(""),
         })?;

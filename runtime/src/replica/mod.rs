@@ -209,3 +209,42 @@ fn begin<'a>(
     }
     Ok(tx)
 }
+
+/// What a replica refuses of a signed feed's index before trusting anything in it (`apply`
+/// refuses both always): another feed than the one it follows (unless `other_feed_allowed`,
+/// as for `import --replace`), and serials behind its position (a replayed older index).
+pub(crate) fn check_signed_index(
+    source: &crate::source::Source,
+    index: &crate::index::Index,
+    position: Option<&position::Position>,
+    other_feed_allowed: bool,
+) -> Result<()> {
+    let Some(position) = position.filter(|_| source.requires_signature()) else {
+        return Ok(());
+    };
+    let found = index.feed.as_ref().map(|f| f.id.clone());
+    if let Some(followed) = &position.feed {
+        if found.as_deref() != Some(followed.as_str()) {
+            if other_feed_allowed {
+                return Ok(());
+            }
+            return Err(Error::OtherFeed {
+                feed: source.describe(""),
+                followed: followed.clone(),
+                found,
+            });
+        }
+    }
+    let newest = index
+        .newest_serial()
+        .into_iter()
+        .chain(index.export.as_ref().map(|e| e.serial))
+        .max();
+    match newest {
+        Some(newest) if newest < position.serial => Err(Error::FeedBehindReplica {
+            replica: position.serial,
+            newest,
+        }),
+        _ => Ok(()),
+    }
+}

@@ -11,11 +11,15 @@ use std::time::Duration;
 
 use crate::feed::durable::HashingWriter;
 use crate::index::{check_relative_path, Index};
+use crate::signing::{self, TrustedKey, Verdict, SIGNATURE_FILE};
+use crate::timefmt;
 
 mod http;
 
 /// The largest index.xml accepted.
 const MAX_INDEX_BYTES: u64 = 64 << 20;
+/// The largest index.xml.minisig accepted (a few hundred bytes per signing key).
+const MAX_SIGNATURE_BYTES: u64 = 64 << 10;
 
 /// How long a download may take, and the flag that stops it (set by SIGINT and SIGTERM).
 #[derive(Debug, Clone)]
@@ -25,6 +29,17 @@ pub struct FetchOptions {
     /// Plus the listed size at this many bytes per second.
     pub min_rate: u64,
     pub stop: Arc<AtomicBool>,
+    /// The keys index.xml must be signed by, and how old it may be.
+    pub trust: Trust,
+}
+
+/// What a replica requires of a feed's index before trusting anything in it.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// With any key, the index must carry a valid signature by one of them.
+    pub keys: Vec<TrustedKey>,
+    /// Refuse an index published longer ago than this (a frozen or replayed feed).
+    pub max_age: Option<Duration>,
 }
 
 impl FetchOptions {
@@ -46,12 +61,19 @@ impl Default for FetchOptions {
             floor: Self::DEFAULT_FLOOR,
             min_rate: Self::DEFAULT_MIN_RATE,
             stop: Default::default(),
+            trust: Trust::default(),
         }
     }
 }
 
 #[derive(Debug, Clone)]
-pub enum Source {
+pub struct Source {
+    place: Place,
+    trust: Trust,
+}
+
+#[derive(Debug, Clone)]
+enum Place {
     Dir(PathBuf),
     Http {
         base: String,
@@ -90,6 +112,20 @@ pub enum FetchError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The index fails the checks `--trust-key` and `--max-age` ask for.
+    #[error("{what}: refused, not trusted: {reason}; nothing was changed")]
+    Untrusted { what: String, reason: String },
+}
+
+impl FetchError {
+    /// The file does not exist (a folder's missing file, or an http 404/410).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            FetchError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            FetchError::Status { status, .. } => matches!(status, 404 | 410),
+            _ => false,
+        }
+    }
 }
 
 fn show_duration(d: Duration) -> String {
@@ -109,30 +145,119 @@ impl Source {
                 .redirects(0)
                 .timeout_connect(Duration::from_secs(15))
                 .build();
-            Source::Http {
-                base: spec.trim_end_matches('/').to_string(),
-                agent,
-                opts,
+            Source {
+                trust: opts.trust.clone(),
+                place: Place::Http {
+                    base: spec.trim_end_matches('/').to_string(),
+                    agent,
+                    opts,
+                },
             }
         } else {
             let path = spec.strip_prefix("file://").unwrap_or(spec);
-            Source::Dir(PathBuf::from(path))
+            Source {
+                place: Place::Dir(PathBuf::from(path)),
+                trust: opts.trust,
+            }
         }
     }
 
     /// Where `rel` is, as it may be printed (no user name or password).
     pub fn describe(&self, rel: &str) -> String {
-        match self {
-            Source::Dir(dir) => dir.join(rel).display().to_string(),
-            Source::Http { base, .. } => crate::redact::urls(&format!("{base}/{rel}")),
+        match &self.place {
+            Place::Dir(dir) => dir.join(rel).display().to_string(),
+            Place::Http { base, .. } => crate::redact::urls(&format!("{base}/{rel}")),
         }
     }
 
-    /// Reads and parses index.xml.
+    /// Reads and parses index.xml; with trusted keys, only once its signature by one of them
+    /// checks out over its exact bytes. An index and signature that do not match (fetched
+    /// between two updates of the feed) are fetched again once.
     pub fn index(&self) -> Result<Index, FetchError> {
-        let bytes = self.read_small("index.xml", MAX_INDEX_BYTES)?;
-        Index::parse(&bytes)
-            .map_err(|e| FetchError::Invalid(format!("{}: {e}", self.describe("index.xml"))))
+        let untrusted = |reason: String| FetchError::Untrusted {
+            what: self.describe("index.xml"),
+            reason,
+        };
+        let bytes = if self.trust.keys.is_empty() {
+            self.read_small("index.xml", MAX_INDEX_BYTES)?
+        } else {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let bytes = self.read_small("index.xml", MAX_INDEX_BYTES)?;
+                let signature = match self.read_small(SIGNATURE_FILE, MAX_SIGNATURE_BYTES) {
+                    Ok(signature) => signature,
+                    Err(e) if e.is_not_found() => {
+                        return Err(untrusted(format!(
+                            "the feed is not signed ({} is missing)",
+                            self.describe(SIGNATURE_FILE)
+                        )))
+                    }
+                    Err(e) => return Err(e),
+                };
+                let signature = String::from_utf8_lossy(&signature);
+                match signing::verify(&bytes, &signature, &self.trust.keys) {
+                    Verdict::Trusted(key) => {
+                        tracing::debug!("index.xml is signed by the trusted key {key}");
+                        break bytes;
+                    }
+                    Verdict::Mismatch if attempt == 1 => {
+                        tracing::info!(
+                            "index.xml and its signature do not match; fetching both again"
+                        );
+                    }
+                    Verdict::Mismatch => return Err(untrusted(
+                        "its signature by a trusted key does not match its bytes (fetched twice): \
+                             the index was altered or the signature is stale"
+                            .into(),
+                    )),
+                    Verdict::NoTrustedKey(ids) => {
+                        let by = if ids.is_empty() {
+                            format!(
+                                "{} holds no minisign signature",
+                                self.describe(SIGNATURE_FILE)
+                            )
+                        } else {
+                            format!(
+                                "it is signed only by key(s) {}, none of them trusted",
+                                ids.join(", ")
+                            )
+                        };
+                        return Err(untrusted(format!("{by} (see --trust-key)")));
+                    }
+                }
+            }
+        };
+        let index = Index::parse(&bytes)
+            .map_err(|e| FetchError::Invalid(format!("{}: {e}", self.describe("index.xml"))))?;
+        if let Some(max_age) = self.trust.max_age {
+            let Some(published) = index.published.as_deref() else {
+                return Err(untrusted(
+                    "it carries no publication time, so --max-age cannot be checked".into(),
+                ));
+            };
+            let at = timefmt::parse_epoch(published)
+                .ok_or_else(|| untrusted(format!("published=\"{published}\" is not a time")))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            let age = now - at;
+            if age > max_age.as_secs_f64() {
+                return Err(untrusted(format!(
+                    "it was published at {published}, {:.0} s ago, longer than --max-age {} s: \
+                     the feed is frozen or an old index is being replayed",
+                    age,
+                    max_age.as_secs()
+                )));
+            }
+        }
+        Ok(index)
+    }
+
+    /// Whether the index must be signed.
+    pub fn requires_signature(&self) -> bool {
+        !self.trust.keys.is_empty()
     }
 
     /// Reads a small file whole (at most `limit` bytes), within the floor deadline.
@@ -186,16 +311,12 @@ impl Source {
         size: Option<u64>,
         consume: impl FnOnce(&mut dyn Read) -> Result<T, FetchError> + Send + 'static,
     ) -> Result<T, FetchError> {
-        match self {
-            Source::Dir(dir) => {
-                let path = dir.join(rel);
-                let mut file = File::open(&path).map_err(|source| FetchError::Io {
-                    what: path.display().to_string(),
-                    source,
-                })?;
+        match &self.place {
+            Place::Dir(dir) => {
+                let mut file = open_regular(&dir.join(rel))?;
                 consume(&mut file)
             }
-            Source::Http { base, agent, opts } => http::fetch(
+            Place::Http { base, agent, opts } => http::fetch(
                 agent,
                 &format!("{base}/{rel}"),
                 opts.deadline(size),
@@ -204,6 +325,29 @@ impl Source {
             ),
         }
     }
+}
+
+/// Opens a local feed's file for reading, refusing anything but a regular file. Opened
+/// non-blocking and checked on the open handle, so a FIFO (or a device) planted in the folder
+/// neither blocks the command nor is read.
+fn open_regular(path: &Path) -> Result<File, FetchError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io_err = |source| FetchError::Io {
+        what: path.display().to_string(),
+        source,
+    };
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_err)?;
+    if !file.metadata().map_err(io_err)?.is_file() {
+        return Err(FetchError::Invalid(format!(
+            "{}: not a regular file (a FIFO or device in the feed folder?); refusing to read it",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Copies at most `size + 1` bytes of `reader` into `file`, checks size and sha256, rewinds.
