@@ -144,9 +144,9 @@ fn context(schema: &Schema, limits: Limits) -> Ctx {
                     "move",
                     "part_truncate",
                 ]
-                    .iter()
-                    .map(|w| f(w))
-                    .collect(),
+                .iter()
+                .map(|w| f(w))
+                .collect(),
             }
         })
         .collect();

@@ -34,7 +34,10 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "lock_tables",
     "merge",
     "new_feed",
+    "partition_keys",
+    "partitions",
     "pending",
+    "record_partitions",
     "replica_hazards",
     "replica_state",
     "set_position",
@@ -106,6 +109,31 @@ pub fn for_table(template: &str, t: &TableDef) -> String {
 pub fn for_tables(template: &str, tables: &[&TableDef]) -> String {
     let tables: Vec<Value> = tables.iter().map(|t| table_context(t)).collect();
     render(template, context! { tables => tables })
+}
+
+/// Renders a template about one partition `rel` (a regclass's text, quoted) of table `t`, whose
+/// keys are logged as `kind`. An array-typed key column is logged wrapped in its one-field
+/// composite (replgen_schema::capture::key_array_type).
+pub fn for_partition(template: &str, t: &TableDef, rel: &str, kind: u8) -> String {
+    let keys: Vec<Value> = t
+        .key_columns()
+        .enumerate()
+        .map(|(i, c)| {
+            let wrap = if c.sql_type.ends_with("[]") {
+                capture::qualified_name(
+                    capture::STATE_SCHEMA,
+                    &capture::key_array_type(t.id, &format!("k{}", i + 1)),
+                )
+            } else {
+                String::new()
+            };
+            context! { q => quote_ident(c.name), wrap => wrap }
+        })
+        .collect();
+    render(
+        template,
+        context! { t => table_context(t), keys => keys, rel => rel, kind => kind },
+    )
 }
 
 /// The query that says whether this role may set session_replication_role (the privilege

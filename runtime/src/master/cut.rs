@@ -108,6 +108,8 @@ pub(super) fn prepare_cut(
         .context(|| "cannot lock the replicated tables for the cut".into())?;
     // Locked, the tables cannot change shape until the cut ends.
     super::live_tables::check(tx, schema)?;
+    // Every table and partition still captured; partitions attached or detached logged.
+    super::partitions::check(tx, schema)?;
     let pending: Vec<&'static TableDef> = tx
         .query(&sql::for_tables("pending", schema.tables), &[])
         .context(|| "cannot read the change logs".into())?
