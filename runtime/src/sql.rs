@@ -212,10 +212,49 @@ mod tests {
             check_key: |_| Ok(()),
         };
         for (name, _) in TEMPLATES {
-            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)], pg15 => true };
+            let ctx = context! {
+                t => table_context(&t),
+                tables => vec![table_context(&t)],
+                pg15 => true,
+                keys => vec![context! { q => "\"id\"", wrap => "" }],
+                rel => "\"p\"",
+                kind => 3,
+            };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
         }
+    }
+
+    #[test]
+    fn a_partitions_array_key_is_logged_in_its_wrapper() {
+        let t = TableDef {
+            id: 7,
+            schema: "public",
+            name: "t",
+            columns: &[
+                ColumnDef {
+                    name: "a",
+                    sql_type: "integer",
+                    nullable: false,
+                },
+                ColumnDef {
+                    name: "b",
+                    sql_type: "text[]",
+                    nullable: false,
+                },
+            ],
+            key: &[0, 1],
+            check_row: |_| Ok(()),
+            check_key: |_| Ok(()),
+        };
+        let sql = for_partition("partition_keys", &t, "public.\"p 1\"", 0);
+        assert!(
+            sql.contains("ROW(r.\"b\")::\"replgen\".\"log_7_k2\" AS k2"),
+            "{sql}"
+        );
+        assert!(sql.contains("r.\"a\" AS k1"), "{sql}");
+        assert!(sql.contains("FROM ONLY public.\"p 1\" r"), "{sql}");
+        assert!(sql.contains("* 4 + 0"), "{sql}");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 -- Layout: docs/design.md, "Capture".
 BEGIN;
 SET LOCAL client_min_messages = warning;
+-- Install puts capture on every partition itself (see partition_added).
+SET LOCAL replgen.adding_partitions = on;
 
 CREATE SCHEMA IF NOT EXISTS "replgen";
 
@@ -39,6 +41,89 @@ INSERT INTO "replgen"."registry" (table_id, schema_name, table_name, key_columns
 INSERT INTO "replgen"."meta" (id, schema_version, fingerprint)
 VALUES (true, 1, '3992a9eba2956791a26f3fd54478fb373e9b68788b24014c5ec31fbc9005f5a0')
 ON CONFLICT (id) DO UPDATE SET schema_version = EXCLUDED.schema_version, fingerprint = EXCLUDED.fingerprint;
+
+-- The capture triggers of one relation of a partitioned replicated table (the table itself or
+-- a partition at any level). A statement addressed to a partition fires that partition's
+-- statement triggers and not the table's, so every one gets them, all logging into the table's
+-- change log with its id; no row triggers (replgen.capture_<id>_move compares old and new keys).
+-- Only leaves hold rows, so only they log a TRUNCATE (it fires on every leaf it empties).
+CREATE OR REPLACE FUNCTION "replgen"."partition_capture"(table_id integer, rel regclass, leaf boolean)
+RETURNS void LANGUAGE plpgsql AS $replgen$
+DECLARE
+    f text := '"replgen".capture_' || table_id::text;
+    trg text;
+BEGIN
+    FOR trg IN
+        SELECT g.tgname FROM pg_catalog.pg_trigger g
+        WHERE g.tgrelid = rel
+          AND g.tgname IN ('replgen_insert', 'replgen_update', 'replgen_delete', 'replgen_key_update', 'replgen_truncate')
+    LOOP
+        EXECUTE 'DROP TRIGGER ' || pg_catalog.quote_ident(trg) || ' ON ' || rel::text;
+    END LOOP;
+    EXECUTE 'CREATE TRIGGER replgen_insert AFTER INSERT ON ' || rel::text
+        || ' REFERENCING NEW TABLE AS replgen_new FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_insert()';
+    EXECUTE 'CREATE TRIGGER replgen_update AFTER UPDATE ON ' || rel::text
+        || ' REFERENCING OLD TABLE AS replgen_old NEW TABLE AS replgen_new FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_move()';
+    EXECUTE 'CREATE TRIGGER replgen_delete AFTER DELETE ON ' || rel::text
+        || ' REFERENCING OLD TABLE AS replgen_old FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_delete()';
+    EXECUTE 'ALTER TABLE ' || rel::text || ' ENABLE ALWAYS TRIGGER replgen_insert, ENABLE ALWAYS TRIGGER replgen_update, ENABLE ALWAYS TRIGGER replgen_delete';
+    IF leaf THEN
+        EXECUTE 'CREATE TRIGGER replgen_truncate BEFORE TRUNCATE ON ' || rel::text
+            || ' FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_part_truncate()';
+        EXECUTE 'ALTER TABLE ' || rel::text || ' ENABLE ALWAYS TRIGGER replgen_truncate';
+    END IF;
+END
+$replgen$;
+
+-- A partition created or attached after install gets its capture in the same transaction: every
+-- relation of a replicated table's partition tree that has no replgen trigger and is not among
+-- the partitions the last cut recorded (the next cut publishes all its rows, so a write before
+-- this ran is not lost). A recorded partition is never repaired behind the cut's back: the cut
+-- refuses it instead. Event triggers need a superuser; without one, `install` again does it.
+-- As its owner (a superuser): whoever creates the partition need not see the replgen schema.
+CREATE OR REPLACE FUNCTION "replgen"."partition_added"() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $replgen$
+DECLARE
+    t record;
+    part record;
+BEGIN
+    -- The ALTER TABLE that enables the new triggers fires this again; so does install's own work.
+    IF pg_catalog.current_setting('replgen.adding_partitions', true) = 'on' THEN
+        RETURN;
+    END IF;
+    PERFORM pg_catalog.set_config('replgen.adding_partitions', 'on', true);
+    FOR t IN
+        SELECT DISTINCT r.table_id, c.oid::regclass AS root
+        FROM pg_catalog.pg_event_trigger_ddl_commands() d
+        JOIN pg_catalog.pg_class c ON c.oid = coalesce(pg_catalog.pg_partition_root(d.objid), d.objid) AND c.relkind = 'p'
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        JOIN "replgen"."registry" r ON r.schema_name = n.nspname AND r.table_name = c.relname
+        WHERE d.classid = 'pg_catalog.pg_class'::regclass
+    LOOP
+        FOR part IN
+            SELECT p.relid::regclass AS rel, p.isleaf
+            FROM pg_catalog.pg_partition_tree(t.root) p
+            WHERE NOT EXISTS (SELECT FROM "replgen"."partitions" x WHERE x.table_id = t.table_id AND x.relid = p.relid)
+              AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = p.relid AND g.tgname LIKE 'replgen\_%')
+            ORDER BY p.level
+        LOOP
+            PERFORM "replgen"."partition_capture"(t.table_id, part.rel, part.isleaf);
+        END LOOP;
+    END LOOP;
+    PERFORM pg_catalog.set_config('replgen.adding_partitions', 'off', true);
+END
+$replgen$;
+
+DO $replgen$
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        DROP EVENT TRIGGER IF EXISTS "replgen_partition_added";
+        CREATE EVENT TRIGGER "replgen_partition_added" ON ddl_command_end
+            WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+            EXECUTE FUNCTION "replgen"."partition_added"();
+    END IF;
+END
+$replgen$;
 
 -- Capture functions of tables that are no longer replicated go, with their triggers.
 DO $replgen$
@@ -276,28 +361,10 @@ DECLARE
     part record;
 BEGIN
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
-        -- A statement addressed to a partition fires that partition's statement triggers and not
-        -- the table's, so every partition, at every level, gets them; all log into the table's
-        -- change log. Only leaves hold rows, so only they log a TRUNCATE. By level: a row trigger
-        -- an earlier install put on the table goes first, with its clones on the partitions.
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
         FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
-            EXECUTE 'DROP TRIGGER IF EXISTS "replgen_insert" ON ' || part.rel::text;
-            EXECUTE 'DROP TRIGGER IF EXISTS "replgen_update" ON ' || part.rel::text;
-            EXECUTE 'DROP TRIGGER IF EXISTS "replgen_delete" ON ' || part.rel::text;
-            EXECUTE 'DROP TRIGGER IF EXISTS "replgen_key_update" ON ' || part.rel::text;
-            EXECUTE 'DROP TRIGGER IF EXISTS "replgen_truncate" ON ' || part.rel::text;
-            EXECUTE 'CREATE TRIGGER "replgen_insert" AFTER INSERT ON ' || part.rel::text
-                || ' REFERENCING NEW TABLE AS "replgen_new" FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_insert"()';
-            EXECUTE 'CREATE TRIGGER "replgen_update" AFTER UPDATE ON ' || part.rel::text
-                || ' REFERENCING OLD TABLE AS "replgen_old" NEW TABLE AS "replgen_new" FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_move"()';
-            EXECUTE 'CREATE TRIGGER "replgen_delete" AFTER DELETE ON ' || part.rel::text
-                || ' REFERENCING OLD TABLE AS "replgen_old" FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_delete"()';
-            EXECUTE 'ALTER TABLE ' || part.rel::text || ' ENABLE ALWAYS TRIGGER "replgen_insert", ENABLE ALWAYS TRIGGER "replgen_update", ENABLE ALWAYS TRIGGER "replgen_delete"';
-            IF part.isleaf THEN
-                EXECUTE 'CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON ' || part.rel::text
-                    || ' FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_part_truncate"()';
-                EXECUTE 'ALTER TABLE ' || part.rel::text || ' ENABLE ALWAYS TRIGGER "replgen_truncate"';
-            END IF;
+            PERFORM "replgen"."partition_capture"(11, part.rel, part.isleaf);
         END LOOP;
     ELSE
         DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_gid_redirect";
