@@ -147,6 +147,14 @@ fn partitions_attached_detached_and_created_between_cuts_are_published() {
     master
         .batch_execute("INSERT INTO at_a (artist, tag, count) VALUES (9, 9, 9)")
         .unwrap();
+    // The event trigger runs as its owner: a role that cannot see the replgen schema still
+    // creates its own tables.
+    master
+        .batch_execute(
+            "CREATE ROLE part_attach_user; GRANT CREATE ON SCHEMA public TO part_attach_user;
+             SET ROLE part_attach_user; CREATE TABLE someone_elses (id integer); RESET ROLE;",
+        )
+        .unwrap();
     // A partition created after install gets its capture with it, a whole tree too.
     master
         .batch_execute(

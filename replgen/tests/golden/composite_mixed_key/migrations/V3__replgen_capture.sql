@@ -118,6 +118,8 @@ $replgen$;
 DO $replgen$
 BEGIN
     IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        -- Owned by the superuser, so it may give any new partition its triggers.
+        ALTER FUNCTION "replgen"."partition_added"() OWNER TO CURRENT_USER;
         DROP EVENT TRIGGER IF EXISTS "replgen_partition_added";
         CREATE EVENT TRIGGER "replgen_partition_added" ON ddl_command_end
             WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
