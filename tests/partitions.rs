@@ -172,6 +172,18 @@ fn partitions_attached_detached_and_created_between_cuts_are_published() {
         .batch_execute("UPDATE at_d SET count = 2; DELETE FROM at_d WHERE artist = 10")
         .unwrap();
     cut_and_apply(&env);
+    // A whole subtree detached, and another attached with rows in its leaves.
+    master
+        .batch_execute(
+            "ALTER TABLE artist_tag DETACH PARTITION at_b;
+             CREATE TABLE at_g (LIKE artist_tag INCLUDING DEFAULTS) PARTITION BY RANGE (artist);
+             CREATE TABLE at_g1 PARTITION OF at_g FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
+             INSERT INTO at_g (artist, tag, count) VALUES (18, 610, 1), (19, 620, 1);
+             ALTER TABLE artist_tag ATTACH PARTITION at_g FOR VALUES FROM (600) TO (700);",
+        )
+        .unwrap();
+    let out = cut_and_apply(&env);
+    assert!(out.contains(" 3 rows"), "{out}");
     // Without the event trigger (install by a role that is not a superuser), a partition
     // created since is refused, naming it, until install gives it capture; its rows, written
     // into it uncaptured meanwhile, are then published whole.
