@@ -4,6 +4,8 @@
 -- Layout: docs/design.md, "Capture".
 BEGIN;
 SET LOCAL client_min_messages = warning;
+-- Install puts capture on every partition itself (see partition_added).
+SET LOCAL replgen.adding_partitions = on;
 
 CREATE SCHEMA IF NOT EXISTS "replgen";
 
@@ -21,6 +23,16 @@ CREATE TABLE IF NOT EXISTS "replgen"."meta" (
 );
 
 CREATE SEQUENCE IF NOT EXISTS "replgen"."change_seq";
+
+-- Every replicated table's partitions (the table itself included) as the last cut saw them: the
+-- next cut publishes a partition attached since as ADD of its rows, one detached as REMOVE of its
+-- keys. Also created by the dumper (runtime/templates/state.sql.jinja).
+CREATE TABLE IF NOT EXISTS "replgen"."partitions" (
+    table_id integer NOT NULL,
+    relid oid NOT NULL,
+    name text NOT NULL,
+    PRIMARY KEY (table_id, relid)
+);
 
 DELETE FROM "replgen"."registry";
 INSERT INTO "replgen"."registry" (table_id, schema_name, table_name, key_columns) VALUES
@@ -44,6 +56,91 @@ INSERT INTO "replgen"."meta" (id, schema_version, fingerprint)
 VALUES (true, 1, '8a996ac5cc59d22f57e80f011c58ee69d43906c95d1e7e233455fe613f55dcc8')
 ON CONFLICT (id) DO UPDATE SET schema_version = EXCLUDED.schema_version, fingerprint = EXCLUDED.fingerprint;
 
+-- The capture triggers of one relation of a partitioned replicated table (the table itself or
+-- a partition at any level). A statement addressed to a partition fires that partition's
+-- statement triggers and not the table's, so every one gets them, all logging into the table's
+-- change log with its id; no row triggers (replgen.capture_<id>_move compares old and new keys).
+-- Only leaves hold rows, so only they log a TRUNCATE (it fires on every leaf it empties).
+CREATE OR REPLACE FUNCTION "replgen"."partition_capture"(table_id integer, rel regclass, leaf boolean)
+RETURNS void LANGUAGE plpgsql AS $replgen$
+DECLARE
+    f text := '"replgen".capture_' || table_id::text;
+    trg text;
+BEGIN
+    FOR trg IN
+        SELECT g.tgname FROM pg_catalog.pg_trigger g
+        WHERE g.tgrelid = rel
+          AND g.tgname IN ('replgen_insert', 'replgen_update', 'replgen_delete', 'replgen_key_update', 'replgen_truncate')
+    LOOP
+        EXECUTE 'DROP TRIGGER ' || pg_catalog.quote_ident(trg) || ' ON ' || rel::text;
+    END LOOP;
+    EXECUTE 'CREATE TRIGGER replgen_insert AFTER INSERT ON ' || rel::text
+        || ' REFERENCING NEW TABLE AS replgen_new FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_insert()';
+    EXECUTE 'CREATE TRIGGER replgen_update AFTER UPDATE ON ' || rel::text
+        || ' REFERENCING OLD TABLE AS replgen_old NEW TABLE AS replgen_new FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_move()';
+    EXECUTE 'CREATE TRIGGER replgen_delete AFTER DELETE ON ' || rel::text
+        || ' REFERENCING OLD TABLE AS replgen_old FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_delete()';
+    EXECUTE 'ALTER TABLE ' || rel::text || ' ENABLE ALWAYS TRIGGER replgen_insert, ENABLE ALWAYS TRIGGER replgen_update, ENABLE ALWAYS TRIGGER replgen_delete';
+    IF leaf THEN
+        EXECUTE 'CREATE TRIGGER replgen_truncate BEFORE TRUNCATE ON ' || rel::text
+            || ' FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_part_truncate()';
+        EXECUTE 'ALTER TABLE ' || rel::text || ' ENABLE ALWAYS TRIGGER replgen_truncate';
+    END IF;
+END
+$replgen$;
+
+-- A partition created or attached after install gets its capture in the same transaction: every
+-- relation of a replicated table's partition tree that has no replgen trigger and is not among
+-- the partitions the last cut recorded (the next cut publishes all its rows, so a write before
+-- this ran is not lost). A recorded partition is never repaired behind the cut's back: the cut
+-- refuses it instead. Event triggers need a superuser; without one, `install` again does it.
+-- As its owner (a superuser): whoever creates the partition need not see the replgen schema.
+CREATE OR REPLACE FUNCTION "replgen"."partition_added"() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $replgen$
+DECLARE
+    t record;
+    part record;
+BEGIN
+    -- The ALTER TABLE that enables the new triggers fires this again; so does install's own work.
+    IF pg_catalog.current_setting('replgen.adding_partitions', true) = 'on' THEN
+        RETURN;
+    END IF;
+    PERFORM pg_catalog.set_config('replgen.adding_partitions', 'on', true);
+    FOR t IN
+        SELECT DISTINCT r.table_id, c.oid::regclass AS root
+        FROM pg_catalog.pg_event_trigger_ddl_commands() d
+        JOIN pg_catalog.pg_class c ON c.oid = coalesce(pg_catalog.pg_partition_root(d.objid), d.objid) AND c.relkind = 'p'
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        JOIN "replgen"."registry" r ON r.schema_name = n.nspname AND r.table_name = c.relname
+        WHERE d.classid = 'pg_catalog.pg_class'::regclass
+    LOOP
+        FOR part IN
+            SELECT p.relid::regclass AS rel, p.isleaf
+            FROM pg_catalog.pg_partition_tree(t.root) p
+            WHERE NOT EXISTS (SELECT FROM "replgen"."partitions" x WHERE x.table_id = t.table_id AND x.relid = p.relid)
+              AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = p.relid AND g.tgname LIKE 'replgen\_%')
+            ORDER BY p.level
+        LOOP
+            PERFORM "replgen"."partition_capture"(t.table_id, part.rel, part.isleaf);
+        END LOOP;
+    END LOOP;
+    PERFORM pg_catalog.set_config('replgen.adding_partitions', 'off', true);
+END
+$replgen$;
+
+DO $replgen$
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        -- Owned by the superuser, so it may give any new partition its triggers.
+        ALTER FUNCTION "replgen"."partition_added"() OWNER TO CURRENT_USER;
+        DROP EVENT TRIGGER IF EXISTS "replgen_partition_added";
+        CREATE EVENT TRIGGER "replgen_partition_added" ON ddl_command_end
+            WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+            EXECUTE FUNCTION "replgen"."partition_added"();
+    END IF;
+END
+$replgen$;
+
 -- Capture functions of tables that are no longer replicated go, with their triggers.
 DO $replgen$
 DECLARE
@@ -54,7 +151,7 @@ BEGIN
         FROM pg_catalog.pg_proc p
         WHERE p.pronamespace = '"replgen"'::regnamespace
           AND p.proname LIKE 'capture\_%'
-          AND p.proname <> ALL (ARRAY['capture_1_insert', 'capture_1_update', 'capture_1_delete', 'capture_1_key', 'capture_1_truncate', 'capture_2_insert', 'capture_2_update', 'capture_2_delete', 'capture_2_key', 'capture_2_truncate', 'capture_3_insert', 'capture_3_update', 'capture_3_delete', 'capture_3_key', 'capture_3_truncate', 'capture_4_insert', 'capture_4_update', 'capture_4_delete', 'capture_4_key', 'capture_4_truncate', 'capture_5_insert', 'capture_5_update', 'capture_5_delete', 'capture_5_key', 'capture_5_truncate', 'capture_6_insert', 'capture_6_update', 'capture_6_delete', 'capture_6_key', 'capture_6_truncate', 'capture_7_insert', 'capture_7_update', 'capture_7_delete', 'capture_7_key', 'capture_7_truncate', 'capture_8_insert', 'capture_8_update', 'capture_8_delete', 'capture_8_key', 'capture_8_truncate', 'capture_9_insert', 'capture_9_update', 'capture_9_delete', 'capture_9_key', 'capture_9_truncate', 'capture_10_insert', 'capture_10_update', 'capture_10_delete', 'capture_10_key', 'capture_10_truncate', 'capture_11_insert', 'capture_11_update', 'capture_11_delete', 'capture_11_key', 'capture_11_truncate', 'capture_12_insert', 'capture_12_update', 'capture_12_delete', 'capture_12_key', 'capture_12_truncate', 'capture_13_insert', 'capture_13_update', 'capture_13_delete', 'capture_13_key', 'capture_13_truncate', 'capture_14_insert', 'capture_14_update', 'capture_14_delete', 'capture_14_key', 'capture_14_truncate', 'capture_15_insert', 'capture_15_update', 'capture_15_delete', 'capture_15_key', 'capture_15_truncate']::text[])
+          AND p.proname <> ALL (ARRAY['capture_1_insert', 'capture_1_update', 'capture_1_delete', 'capture_1_key', 'capture_1_truncate', 'capture_1_move', 'capture_1_part_truncate', 'capture_2_insert', 'capture_2_update', 'capture_2_delete', 'capture_2_key', 'capture_2_truncate', 'capture_2_move', 'capture_2_part_truncate', 'capture_3_insert', 'capture_3_update', 'capture_3_delete', 'capture_3_key', 'capture_3_truncate', 'capture_3_move', 'capture_3_part_truncate', 'capture_4_insert', 'capture_4_update', 'capture_4_delete', 'capture_4_key', 'capture_4_truncate', 'capture_4_move', 'capture_4_part_truncate', 'capture_5_insert', 'capture_5_update', 'capture_5_delete', 'capture_5_key', 'capture_5_truncate', 'capture_5_move', 'capture_5_part_truncate', 'capture_6_insert', 'capture_6_update', 'capture_6_delete', 'capture_6_key', 'capture_6_truncate', 'capture_6_move', 'capture_6_part_truncate', 'capture_7_insert', 'capture_7_update', 'capture_7_delete', 'capture_7_key', 'capture_7_truncate', 'capture_7_move', 'capture_7_part_truncate', 'capture_8_insert', 'capture_8_update', 'capture_8_delete', 'capture_8_key', 'capture_8_truncate', 'capture_8_move', 'capture_8_part_truncate', 'capture_9_insert', 'capture_9_update', 'capture_9_delete', 'capture_9_key', 'capture_9_truncate', 'capture_9_move', 'capture_9_part_truncate', 'capture_10_insert', 'capture_10_update', 'capture_10_delete', 'capture_10_key', 'capture_10_truncate', 'capture_10_move', 'capture_10_part_truncate', 'capture_11_insert', 'capture_11_update', 'capture_11_delete', 'capture_11_key', 'capture_11_truncate', 'capture_11_move', 'capture_11_part_truncate', 'capture_12_insert', 'capture_12_update', 'capture_12_delete', 'capture_12_key', 'capture_12_truncate', 'capture_12_move', 'capture_12_part_truncate', 'capture_13_insert', 'capture_13_update', 'capture_13_delete', 'capture_13_key', 'capture_13_truncate', 'capture_13_move', 'capture_13_part_truncate', 'capture_14_insert', 'capture_14_update', 'capture_14_delete', 'capture_14_key', 'capture_14_truncate', 'capture_14_move', 'capture_14_part_truncate', 'capture_15_insert', 'capture_15_update', 'capture_15_delete', 'capture_15_key', 'capture_15_truncate', 'capture_15_move', 'capture_15_part_truncate']::text[])
     LOOP
         EXECUTE 'DROP FUNCTION ' || f::text || ' CASCADE';
     END LOOP;
@@ -268,33 +365,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_1_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_1_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_1_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_1" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."artist"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(1, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_1_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_truncate"();
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 2: public.area, key (id)
 
@@ -503,33 +646,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_2_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."area";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."area";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."area";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."area";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."area";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."area"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."area"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."area"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."area"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_2_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."area"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_2_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_2" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."area"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(2, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."area";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."area";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."area";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."area";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."area";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."area"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."area"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."area"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."area"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_2_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."area"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_truncate"();
+        ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."area" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 3: public.label, key (id)
 
@@ -738,33 +927,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_3_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_3" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."label";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."label";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."label";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."label";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."label";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."label"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."label"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."label"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."label"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_3_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."label"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_3_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_3" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."label"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(3, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."label";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."label";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."label";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."label";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."label";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."label"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."label"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."label"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."label"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_3_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."label"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_truncate"();
+        ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."label" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 4: public.release_group, key (id)
 
@@ -973,33 +1208,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_4_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_4" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."release_group";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."release_group";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."release_group";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."release_group";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."release_group";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."release_group"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."release_group"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."release_group"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."release_group"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_4_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release_group"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_4_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_4" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."release_group"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(4, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."release_group";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."release_group";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."release_group";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."release_group";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."release_group";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."release_group"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."release_group"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."release_group"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."release_group"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_4_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release_group"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_4_truncate"();
+        ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."release_group" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 5: public.release, key (id)
 
@@ -1208,33 +1489,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_5_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_5" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."release";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."release";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."release";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."release";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."release";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."release"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."release"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."release"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."release"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_5_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_5_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_5" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."release"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(5, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."release";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."release";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."release";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."release";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."release";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."release"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."release"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."release"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."release"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_5_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."release"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_5_truncate"();
+        ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."release" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 6: public.medium, key (id)
 
@@ -1443,33 +1770,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_6_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_6" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."medium";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."medium";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."medium";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."medium";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."medium";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."medium"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."medium"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."medium"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."medium"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_6_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."medium"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_6_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_6" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."medium"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(6, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."medium";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."medium";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."medium";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."medium";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."medium";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."medium"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."medium"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."medium"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."medium"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_6_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."medium"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_6_truncate"();
+        ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."medium" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 7: public.track, key (id)
 
@@ -1678,33 +2051,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_7_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_7" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."track";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."track";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."track";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."track";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."track";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."track"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."track"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."track"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."track"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_7_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."track"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_7_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_7" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."track"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(7, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."track";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."track";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."track";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."track";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."track";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."track"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."track"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."track"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."track"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_7_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."track"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_7_truncate"();
+        ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."track" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 8: public.recording, key (id)
 
@@ -1913,33 +2332,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_8_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_8" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."recording";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."recording";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."recording";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."recording";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."recording";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."recording"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."recording"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."recording"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."recording"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_8_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."recording"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_8_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_8" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."recording"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(8, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."recording";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."recording";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."recording";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."recording";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."recording";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."recording"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."recording"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."recording"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."recording"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_8_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."recording"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_8_truncate"();
+        ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."recording" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 9: public.artist_credit, key (id)
 
@@ -2148,33 +2613,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_9_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_9" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_credit";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist_credit";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist_credit";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist_credit";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist_credit";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist_credit"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist_credit"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist_credit"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_credit"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_9_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_9_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_9" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."artist_credit"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(9, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_credit";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist_credit";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist_credit";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist_credit";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist_credit";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist_credit"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist_credit"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist_credit"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_credit"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_9_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_9_truncate"();
+        ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."artist_credit" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 10: public.artist_credit_name, key (artist_credit, position)
 
@@ -2403,33 +2914,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_10_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1"), pg_catalog.array_agg(c."k2")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1", "k2"
+                FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."artist_credit" AS "k1", r."position" AS "k2", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1", "k2")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_credit_name";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist_credit_name";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist_credit_name";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist_credit_name";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist_credit_name";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist_credit_name"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist_credit_name"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist_credit_name"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_credit_name"
-    FOR EACH ROW WHEN ((OLD."artist_credit", OLD."position") IS DISTINCT FROM (NEW."artist_credit", NEW."position"))
-    EXECUTE FUNCTION "replgen"."capture_10_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit_name"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_10_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_10" (ord, ts, "k1", "k2") SELECT $1, $2, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2") FROM (SELECT r."artist_credit" AS "k1", r."position" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."artist_credit_name"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(10, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_credit_name";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist_credit_name";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist_credit_name";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist_credit_name";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist_credit_name";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist_credit_name"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist_credit_name"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist_credit_name"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_credit_name"
+            FOR EACH ROW WHEN ((OLD."artist_credit", OLD."position") IS DISTINCT FROM (NEW."artist_credit", NEW."position"))
+            EXECUTE FUNCTION "replgen"."capture_10_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_credit_name"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_10_truncate"();
+        ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."artist_credit_name" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 11: public.artist_gid_redirect, key (gid)
 
@@ -2638,33 +3195,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_11_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_11" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."gid" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."gid" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_gid_redirect";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist_gid_redirect";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist_gid_redirect";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist_gid_redirect";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist_gid_redirect";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist_gid_redirect"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist_gid_redirect"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist_gid_redirect"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_gid_redirect"
-    FOR EACH ROW WHEN ((OLD."gid") IS DISTINCT FROM (NEW."gid"))
-    EXECUTE FUNCTION "replgen"."capture_11_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_gid_redirect"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_11_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_11" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."gid" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."artist_gid_redirect"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(11, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_gid_redirect";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist_gid_redirect";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist_gid_redirect";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist_gid_redirect";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist_gid_redirect";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist_gid_redirect"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist_gid_redirect"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist_gid_redirect"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_gid_redirect"
+            FOR EACH ROW WHEN ((OLD."gid") IS DISTINCT FROM (NEW."gid"))
+            EXECUTE FUNCTION "replgen"."capture_11_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_gid_redirect"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_11_truncate"();
+        ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."artist_gid_redirect" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 12: public.tag, key (id)
 
@@ -2873,33 +3476,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_12_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_12" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."tag";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."tag";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."tag";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."tag";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."tag";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."tag"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."tag"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."tag"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."tag"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_12_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."tag"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_12_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_12" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."tag"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(12, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."tag";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."tag";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."tag";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."tag";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."tag";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."tag"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."tag"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."tag"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."tag"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_12_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."tag"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_12_truncate"();
+        ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."tag" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 13: public.artist_tag, key (artist, tag)
 
@@ -3128,33 +3777,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_13_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1"), pg_catalog.array_agg(c."k2")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1", "k2"
+                FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."artist" AS "k1", r."tag" AS "k2", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1", "k2")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_tag";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist_tag";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist_tag";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist_tag";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist_tag";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist_tag"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist_tag"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist_tag"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_tag"
-    FOR EACH ROW WHEN ((OLD."artist", OLD."tag") IS DISTINCT FROM (NEW."artist", NEW."tag"))
-    EXECUTE FUNCTION "replgen"."capture_13_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_tag"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_13_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_13" (ord, ts, "k1", "k2") SELECT $1, $2, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2") FROM (SELECT r."artist" AS "k1", r."tag" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."artist_tag"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(13, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist_tag";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist_tag";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist_tag";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist_tag";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist_tag";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist_tag"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist_tag"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist_tag"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist_tag"
+            FOR EACH ROW WHEN ((OLD."artist", OLD."tag") IS DISTINCT FROM (NEW."artist", NEW."tag"))
+            EXECUTE FUNCTION "replgen"."capture_13_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist_tag"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_13_truncate"();
+        ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."artist_tag" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 14: public.replication_control_note, key (code)
 
@@ -3363,33 +4058,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_14_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_14" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."code" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."code" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."replication_control_note";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."replication_control_note";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."replication_control_note";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."replication_control_note";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."replication_control_note";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."replication_control_note"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."replication_control_note"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."replication_control_note"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."replication_control_note"
-    FOR EACH ROW WHEN ((OLD."code") IS DISTINCT FROM (NEW."code"))
-    EXECUTE FUNCTION "replgen"."capture_14_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."replication_control_note"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_14_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_14" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."code" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."replication_control_note"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(14, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."replication_control_note";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."replication_control_note";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."replication_control_note";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."replication_control_note";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."replication_control_note";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."replication_control_note"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."replication_control_note"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."replication_control_note"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."replication_control_note"
+            FOR EACH ROW WHEN ((OLD."code") IS DISTINCT FROM (NEW."code"))
+            EXECUTE FUNCTION "replgen"."capture_14_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."replication_control_note"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_14_truncate"();
+        ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."replication_control_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 15: musicbrainz.editor_note, key (id)
 
@@ -3598,32 +4339,89 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_15_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_15" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "musicbrainz"."editor_note";
-DROP TRIGGER IF EXISTS "replgen_update" ON "musicbrainz"."editor_note";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "musicbrainz"."editor_note";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "musicbrainz"."editor_note";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "musicbrainz"."editor_note";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "musicbrainz"."editor_note"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "musicbrainz"."editor_note"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "musicbrainz"."editor_note"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."editor_note"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_15_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."editor_note"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_15_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_15" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
 
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"musicbrainz"."editor_note"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(15, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "musicbrainz"."editor_note";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "musicbrainz"."editor_note";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "musicbrainz"."editor_note";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "musicbrainz"."editor_note";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "musicbrainz"."editor_note";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "musicbrainz"."editor_note"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "musicbrainz"."editor_note"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "musicbrainz"."editor_note"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."editor_note"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_15_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."editor_note"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_15_truncate"();
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
+
+-- A recorded partition that no longer exists is forgotten (a cut refuses until then: its rows
+-- stay on replicas until `dump --resync`); a table without any record starts from its partitions
+-- as they are now.
+DELETE FROM "replgen"."partitions" p
+WHERE p.table_id <> ALL (ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]::integer[])
+   OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = p.relid);
+INSERT INTO "replgen"."partitions" (table_id, relid, name)
+SELECT s.table_id, p.relid, p.relid::regclass::text
+FROM (VALUES (1, '"public"."artist"'::regclass), (2, '"public"."area"'::regclass), (3, '"public"."label"'::regclass), (4, '"public"."release_group"'::regclass), (5, '"public"."release"'::regclass), (6, '"public"."medium"'::regclass), (7, '"public"."track"'::regclass), (8, '"public"."recording"'::regclass), (9, '"public"."artist_credit"'::regclass), (10, '"public"."artist_credit_name"'::regclass), (11, '"public"."artist_gid_redirect"'::regclass), (12, '"public"."tag"'::regclass), (13, '"public"."artist_tag"'::regclass), (14, '"public"."replication_control_note"'::regclass), (15, '"musicbrainz"."editor_note"'::regclass)) AS s(table_id, root),
+     pg_catalog.pg_partition_tree(s.root) p
+WHERE NOT EXISTS (SELECT FROM "replgen"."partitions" r WHERE r.table_id = s.table_id);
 COMMIT;

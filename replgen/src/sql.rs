@@ -36,6 +36,10 @@ struct TableCtx {
     fn_delete: String,
     fn_key: String,
     fn_truncate: String,
+    /// The UPDATE trigger's function on a partitioned table and its partitions.
+    fn_move: String,
+    /// The TRUNCATE trigger's function on a leaf partition.
+    fn_part_truncate: String,
     functions: Vec<String>,
 }
 
@@ -129,10 +133,20 @@ fn context(schema: &Schema, limits: Limits) -> Ctx {
                 fn_delete: f("delete"),
                 fn_key: f("key"),
                 fn_truncate: f("truncate"),
-                functions: ["insert", "update", "delete", "key", "truncate"]
-                    .iter()
-                    .map(|w| f(w))
-                    .collect(),
+                fn_move: f("move"),
+                fn_part_truncate: f("part_truncate"),
+                functions: [
+                    "insert",
+                    "update",
+                    "delete",
+                    "key",
+                    "truncate",
+                    "move",
+                    "part_truncate",
+                ]
+                .iter()
+                .map(|w| f(w))
+                .collect(),
             }
         })
         .collect();

@@ -132,6 +132,19 @@ pub enum Error {
         problems.join("; ")
     )]
     LiveTablesDiffer { problems: Vec<String> },
+    /// A replicated table or one of its partitions lacks its capture, or a partition went with
+    /// its rows: writes may have gone uncaptured, so the cut refuses.
+    #[error(
+        "the capture is incomplete, so writes to {} may not be in the feed: {}. Nothing was \
+         published and pending changes are kept; run `install` again to restore the capture, then \
+         `dump --resync TABLE` for each table named publishes a table reload of what was missed",
+        tables.join(", "),
+        problems.join("; ")
+    )]
+    CaptureIncomplete {
+        tables: Vec<String>,
+        problems: Vec<String>,
+    },
     /// A row replicas could not load: the cut refuses it and keeps every pending change.
     #[error(
         "table {table}, key {key}: the row is {bytes} bytes as a packet line, beyond the {limit} bytes \

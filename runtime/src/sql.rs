@@ -37,10 +37,13 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "lock_tables",
     "merge",
     "new_feed",
+    "partition_keys",
+    "partitions",
     "pending",
     "published_layout",
-    "replica_hazards",
+    "record_partitions",
     "reload_table",
+    "replica_hazards",
     "replica_state",
     "set_position",
     "stage",
@@ -137,6 +140,31 @@ pub fn for_tables(template: &str, tables: &[&TableDef]) -> String {
     render(template, context! { tables => tables })
 }
 
+/// Renders a template about one partition `rel` (a regclass's text, quoted) of table `t`, whose
+/// keys are logged as `kind`. An array-typed key column is logged wrapped in its one-field
+/// composite (replgen_schema::capture::key_array_type).
+pub fn for_partition(template: &str, t: &TableDef, rel: &str, kind: u8) -> String {
+    let keys: Vec<Value> = t
+        .key_columns()
+        .enumerate()
+        .map(|(i, c)| {
+            let wrap = if c.sql_type.ends_with("[]") {
+                capture::qualified_name(
+                    capture::STATE_SCHEMA,
+                    &capture::key_array_type(t.id, &format!("k{}", i + 1)),
+                )
+            } else {
+                String::new()
+            };
+            context! { q => quote_ident(c.name), wrap => wrap }
+        })
+        .collect();
+    render(
+        template,
+        context! { t => table_context(t), keys => keys, rel => rel, kind => kind },
+    )
+}
+
 /// The query that says whether this role may set session_replication_role (the privilege
 /// function exists from PostgreSQL 15 on).
 pub fn apply_mode(pg15: bool) -> String {
@@ -221,10 +249,45 @@ mod tests {
                 rename_schema => true, rename_name => true, emptied => true, drop_key => true,
                 dropped => cols.clone(), retyped => cols.clone(), now_nullable => cols.clone(),
                 added => cols.clone(), now_not_null => cols, add_key => true,
+                keys => vec![context! { q => "\"id\"", wrap => "" }],
+                rel => "\"p\"",
+                kind => 3,
             };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
         }
+    }
+
+    #[test]
+    fn a_partitions_array_key_is_logged_in_its_wrapper() {
+        let t = TableDef {
+            id: 7,
+            schema: "public",
+            name: "t",
+            columns: &[
+                ColumnDef {
+                    name: "a",
+                    sql_type: "integer",
+                    nullable: false,
+                },
+                ColumnDef {
+                    name: "b",
+                    sql_type: "text[]",
+                    nullable: false,
+                },
+            ],
+            key: &[0, 1],
+            check_row: |_| Ok(()),
+            check_key: |_| Ok(()),
+        };
+        let sql = for_partition("partition_keys", &t, "public.\"p 1\"", 0);
+        assert!(
+            sql.contains("ROW(r.\"b\")::\"replgen\".\"log_7_k2\" AS k2"),
+            "{sql}"
+        );
+        assert!(sql.contains("r.\"a\" AS k1"), "{sql}");
+        assert!(sql.contains("FROM ONLY public.\"p 1\" r"), "{sql}");
+        assert!(sql.contains("* 4 + 0"), "{sql}");
     }
 
     #[test]

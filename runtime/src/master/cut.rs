@@ -141,6 +141,8 @@ pub(super) fn prepare_cut(
         return Err(Error::CaptureChanged);
     }
     super::live_tables::check(tx, schema)?;
+    // Every table and partition still captured; partitions attached or detached logged.
+    super::partitions::check(tx, schema)?;
     let pending: Vec<&'static TableDef> = tx
         .query(&sql::for_tables("pending", schema.tables), &[])
         .context(|| "cannot read the change logs".into())?

@@ -8,6 +8,7 @@ mod cut;
 mod export;
 mod identity;
 pub mod live_tables;
+mod partitions;
 mod recovery;
 
 use std::path::PathBuf;

@@ -4,6 +4,8 @@
 -- Layout: docs/design.md, "Capture".
 BEGIN;
 SET LOCAL client_min_messages = warning;
+-- Install puts capture on every partition itself (see partition_added).
+SET LOCAL replgen.adding_partitions = on;
 
 CREATE SCHEMA IF NOT EXISTS "replgen";
 
@@ -22,6 +24,16 @@ CREATE TABLE IF NOT EXISTS "replgen"."meta" (
 
 CREATE SEQUENCE IF NOT EXISTS "replgen"."change_seq";
 
+-- Every replicated table's partitions (the table itself included) as the last cut saw them: the
+-- next cut publishes a partition attached since as ADD of its rows, one detached as REMOVE of its
+-- keys. Also created by the dumper (runtime/templates/state.sql.jinja).
+CREATE TABLE IF NOT EXISTS "replgen"."partitions" (
+    table_id integer NOT NULL,
+    relid oid NOT NULL,
+    name text NOT NULL,
+    PRIMARY KEY (table_id, relid)
+);
+
 DELETE FROM "replgen"."registry";
 INSERT INTO "replgen"."registry" (table_id, schema_name, table_name, key_columns) VALUES
     (1, 'public', 'artist', ARRAY['id']::text[]),
@@ -31,6 +43,91 @@ INSERT INTO "replgen"."registry" (table_id, schema_name, table_name, key_columns
 INSERT INTO "replgen"."meta" (id, schema_version, fingerprint)
 VALUES (true, 1, '96c8b976f844d1c5dcec6e2e2b972fcc8cbc016a74a0827cb17c02ed1c7f5f04')
 ON CONFLICT (id) DO UPDATE SET schema_version = EXCLUDED.schema_version, fingerprint = EXCLUDED.fingerprint;
+
+-- The capture triggers of one relation of a partitioned replicated table (the table itself or
+-- a partition at any level). A statement addressed to a partition fires that partition's
+-- statement triggers and not the table's, so every one gets them, all logging into the table's
+-- change log with its id; no row triggers (replgen.capture_<id>_move compares old and new keys).
+-- Only leaves hold rows, so only they log a TRUNCATE (it fires on every leaf it empties).
+CREATE OR REPLACE FUNCTION "replgen"."partition_capture"(table_id integer, rel regclass, leaf boolean)
+RETURNS void LANGUAGE plpgsql AS $replgen$
+DECLARE
+    f text := '"replgen".capture_' || table_id::text;
+    trg text;
+BEGIN
+    FOR trg IN
+        SELECT g.tgname FROM pg_catalog.pg_trigger g
+        WHERE g.tgrelid = rel
+          AND g.tgname IN ('replgen_insert', 'replgen_update', 'replgen_delete', 'replgen_key_update', 'replgen_truncate')
+    LOOP
+        EXECUTE 'DROP TRIGGER ' || pg_catalog.quote_ident(trg) || ' ON ' || rel::text;
+    END LOOP;
+    EXECUTE 'CREATE TRIGGER replgen_insert AFTER INSERT ON ' || rel::text
+        || ' REFERENCING NEW TABLE AS replgen_new FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_insert()';
+    EXECUTE 'CREATE TRIGGER replgen_update AFTER UPDATE ON ' || rel::text
+        || ' REFERENCING OLD TABLE AS replgen_old NEW TABLE AS replgen_new FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_move()';
+    EXECUTE 'CREATE TRIGGER replgen_delete AFTER DELETE ON ' || rel::text
+        || ' REFERENCING OLD TABLE AS replgen_old FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_delete()';
+    EXECUTE 'ALTER TABLE ' || rel::text || ' ENABLE ALWAYS TRIGGER replgen_insert, ENABLE ALWAYS TRIGGER replgen_update, ENABLE ALWAYS TRIGGER replgen_delete';
+    IF leaf THEN
+        EXECUTE 'CREATE TRIGGER replgen_truncate BEFORE TRUNCATE ON ' || rel::text
+            || ' FOR EACH STATEMENT EXECUTE FUNCTION ' || f || '_part_truncate()';
+        EXECUTE 'ALTER TABLE ' || rel::text || ' ENABLE ALWAYS TRIGGER replgen_truncate';
+    END IF;
+END
+$replgen$;
+
+-- A partition created or attached after install gets its capture in the same transaction: every
+-- relation of a replicated table's partition tree that has no replgen trigger and is not among
+-- the partitions the last cut recorded (the next cut publishes all its rows, so a write before
+-- this ran is not lost). A recorded partition is never repaired behind the cut's back: the cut
+-- refuses it instead. Event triggers need a superuser; without one, `install` again does it.
+-- As its owner (a superuser): whoever creates the partition need not see the replgen schema.
+CREATE OR REPLACE FUNCTION "replgen"."partition_added"() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $replgen$
+DECLARE
+    t record;
+    part record;
+BEGIN
+    -- The ALTER TABLE that enables the new triggers fires this again; so does install's own work.
+    IF pg_catalog.current_setting('replgen.adding_partitions', true) = 'on' THEN
+        RETURN;
+    END IF;
+    PERFORM pg_catalog.set_config('replgen.adding_partitions', 'on', true);
+    FOR t IN
+        SELECT DISTINCT r.table_id, c.oid::regclass AS root
+        FROM pg_catalog.pg_event_trigger_ddl_commands() d
+        JOIN pg_catalog.pg_class c ON c.oid = coalesce(pg_catalog.pg_partition_root(d.objid), d.objid) AND c.relkind = 'p'
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        JOIN "replgen"."registry" r ON r.schema_name = n.nspname AND r.table_name = c.relname
+        WHERE d.classid = 'pg_catalog.pg_class'::regclass
+    LOOP
+        FOR part IN
+            SELECT p.relid::regclass AS rel, p.isleaf
+            FROM pg_catalog.pg_partition_tree(t.root) p
+            WHERE NOT EXISTS (SELECT FROM "replgen"."partitions" x WHERE x.table_id = t.table_id AND x.relid = p.relid)
+              AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = p.relid AND g.tgname LIKE 'replgen\_%')
+            ORDER BY p.level
+        LOOP
+            PERFORM "replgen"."partition_capture"(t.table_id, part.rel, part.isleaf);
+        END LOOP;
+    END LOOP;
+    PERFORM pg_catalog.set_config('replgen.adding_partitions', 'off', true);
+END
+$replgen$;
+
+DO $replgen$
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        -- Owned by the superuser, so it may give any new partition its triggers.
+        ALTER FUNCTION "replgen"."partition_added"() OWNER TO CURRENT_USER;
+        DROP EVENT TRIGGER IF EXISTS "replgen_partition_added";
+        CREATE EVENT TRIGGER "replgen_partition_added" ON ddl_command_end
+            WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+            EXECUTE FUNCTION "replgen"."partition_added"();
+    END IF;
+END
+$replgen$;
 
 -- Capture functions of tables that are no longer replicated go, with their triggers.
 DO $replgen$
@@ -42,7 +139,7 @@ BEGIN
         FROM pg_catalog.pg_proc p
         WHERE p.pronamespace = '"replgen"'::regnamespace
           AND p.proname LIKE 'capture\_%'
-          AND p.proname <> ALL (ARRAY['capture_1_insert', 'capture_1_update', 'capture_1_delete', 'capture_1_key', 'capture_1_truncate', 'capture_2_insert', 'capture_2_update', 'capture_2_delete', 'capture_2_key', 'capture_2_truncate', 'capture_3_insert', 'capture_3_update', 'capture_3_delete', 'capture_3_key', 'capture_3_truncate']::text[])
+          AND p.proname <> ALL (ARRAY['capture_1_insert', 'capture_1_update', 'capture_1_delete', 'capture_1_key', 'capture_1_truncate', 'capture_1_move', 'capture_1_part_truncate', 'capture_2_insert', 'capture_2_update', 'capture_2_delete', 'capture_2_key', 'capture_2_truncate', 'capture_2_move', 'capture_2_part_truncate', 'capture_3_insert', 'capture_3_update', 'capture_3_delete', 'capture_3_key', 'capture_3_truncate', 'capture_3_move', 'capture_3_part_truncate']::text[])
     LOOP
         EXECUTE 'DROP FUNCTION ' || f::text || ' CASCADE';
     END LOOP;
@@ -256,33 +353,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_1_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_1" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist";
-DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_1_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_1_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_1" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"public"."artist"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(1, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "public"."artist";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "public"."artist";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "public"."artist";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "public"."artist";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "public"."artist";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "public"."artist"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "public"."artist"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "public"."artist"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "public"."artist"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_1_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "public"."artist"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_1_truncate"();
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "public"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 2: musicbrainz.artist, key (id)
 
@@ -491,33 +634,79 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_2_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_2" (ord, ts, "k1")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1"
+                FROM (SELECT r."id" AS "k1", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."id" AS "k1", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "musicbrainz"."artist";
-DROP TRIGGER IF EXISTS "replgen_update" ON "musicbrainz"."artist";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "musicbrainz"."artist";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "musicbrainz"."artist";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "musicbrainz"."artist";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "musicbrainz"."artist"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "musicbrainz"."artist"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "musicbrainz"."artist"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."artist"
-    FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
-    EXECUTE FUNCTION "replgen"."capture_2_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."artist"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_2_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_2" (ord, ts, "k1") SELECT $1, $2, pg_catalog.array_agg(s."k1") FROM (SELECT r."id" AS "k1", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
+
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"musicbrainz"."artist"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(2, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "musicbrainz"."artist";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "musicbrainz"."artist";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "musicbrainz"."artist";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "musicbrainz"."artist";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "musicbrainz"."artist";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "musicbrainz"."artist"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "musicbrainz"."artist"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "musicbrainz"."artist"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."artist"
+            FOR EACH ROW WHEN ((OLD."id") IS DISTINCT FROM (NEW."id"))
+            EXECUTE FUNCTION "replgen"."capture_2_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."artist"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_2_truncate"();
+        ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "musicbrainz"."artist" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
 
 -- Table 3: musicbrainz.editor_note, key (editor, note_id)
 
@@ -746,32 +935,89 @@ BEGIN
     RETURN NULL;
 END
 $replgen$;
+CREATE OR REPLACE FUNCTION "replgen"."capture_3_move"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+<<replgen_capture>>
+DECLARE
+    o bigint := pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    -- A partitioned table has no row-level key trigger: an UPDATE that moves a row to another
+    -- partition fires none (PostgreSQL runs it as a DELETE and an INSERT on the leaves), so the
+    -- statement's old and new keys are compared here. A key only among the old rows went (kind 0),
+    -- one only among the new rows came (2), one in both was updated (1).
+    INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2")
+    SELECT replgen_capture.o + c.kind, replgen_capture.t, pg_catalog.array_agg(c."k1"), pg_catalog.array_agg(c."k2")
+    FROM (SELECT s.*, (pg_catalog.row_number() OVER (PARTITION BY s.kind) - 1) / 100000 AS g
+          FROM (SELECT CASE WHEN n.replgen_n IS NULL THEN 0 WHEN d.replgen_d IS NULL THEN 2 ELSE 1 END AS kind, "k1", "k2"
+                FROM (SELECT r."editor" AS "k1", r."note_id" AS "k2", true AS replgen_d FROM "replgen_old" r) d
+                FULL JOIN (SELECT r."editor" AS "k1", r."note_id" AS "k2", true AS replgen_n FROM "replgen_new" r) n
+                USING ("k1", "k2")) s) c
+    GROUP BY c.kind, c.g;
+    RETURN NULL;
+END
+$replgen$;
 
-DROP TRIGGER IF EXISTS "replgen_insert" ON "musicbrainz"."editor_note";
-DROP TRIGGER IF EXISTS "replgen_update" ON "musicbrainz"."editor_note";
-DROP TRIGGER IF EXISTS "replgen_delete" ON "musicbrainz"."editor_note";
-DROP TRIGGER IF EXISTS "replgen_key_update" ON "musicbrainz"."editor_note";
-DROP TRIGGER IF EXISTS "replgen_truncate" ON "musicbrainz"."editor_note";
-CREATE TRIGGER "replgen_insert" AFTER INSERT ON "musicbrainz"."editor_note"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_insert"();
-CREATE TRIGGER "replgen_update" AFTER UPDATE ON "musicbrainz"."editor_note"
-    REFERENCING NEW TABLE AS "replgen_new"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_update"();
-CREATE TRIGGER "replgen_delete" AFTER DELETE ON "musicbrainz"."editor_note"
-    REFERENCING OLD TABLE AS "replgen_old"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_delete"();
-CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."editor_note"
-    FOR EACH ROW WHEN ((OLD."editor", OLD."note_id") IS DISTINCT FROM (NEW."editor", NEW."note_id"))
-    EXECUTE FUNCTION "replgen"."capture_3_key"();
-CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."editor_note"
-    FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_truncate"();
--- ALWAYS: a session with session_replication_role = replica (pg_restore --disable-triggers,
--- replication tools, a cascading mirror's apply) still writes to the table, so it is captured too.
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_insert";
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_update";
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_delete";
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
-ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
+CREATE OR REPLACE FUNCTION "replgen"."capture_3_part_truncate"() RETURNS trigger LANGUAGE plpgsql AS $replgen$
+BEGIN
+    -- The leaf's own rows: a TRUNCATE of the table, or of any partition above this one, fires the
+    -- trigger of every leaf it empties, and only leaves hold rows, so each key is logged once.
+    EXECUTE 'INSERT INTO "replgen"."log_3" (ord, ts, "k1", "k2") SELECT $1, $2, pg_catalog.array_agg(s."k1"), pg_catalog.array_agg(s."k2") FROM (SELECT r."editor" AS "k1", r."note_id" AS "k2", (pg_catalog.row_number() OVER () - 1) / 100000 AS g FROM ONLY ' || TG_RELID::pg_catalog.regclass::text || ' r) s GROUP BY s.g'
+        USING pg_catalog.nextval('"replgen"."change_seq"'::regclass) * 4, pg_catalog.clock_timestamp();
+    RETURN NULL;
+END
+$replgen$;
 
+-- Triggers are ENABLE ALWAYS: a session with session_replication_role = replica (pg_restore
+-- --disable-triggers, replication tools, a cascading mirror's apply) still writes to the table.
+DO $replgen$
+DECLARE
+    root regclass := '"musicbrainz"."editor_note"'::regclass;
+    part record;
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = root) = 'p' THEN
+        -- By level: a row trigger an earlier install put on the table goes first, with its
+        -- clones on the partitions.
+        FOR part IN SELECT p.relid::regclass AS rel, p.isleaf FROM pg_catalog.pg_partition_tree(root) p ORDER BY p.level LOOP
+            PERFORM "replgen"."partition_capture"(3, part.rel, part.isleaf);
+        END LOOP;
+    ELSE
+        DROP TRIGGER IF EXISTS "replgen_insert" ON "musicbrainz"."editor_note";
+        DROP TRIGGER IF EXISTS "replgen_update" ON "musicbrainz"."editor_note";
+        DROP TRIGGER IF EXISTS "replgen_delete" ON "musicbrainz"."editor_note";
+        DROP TRIGGER IF EXISTS "replgen_key_update" ON "musicbrainz"."editor_note";
+        DROP TRIGGER IF EXISTS "replgen_truncate" ON "musicbrainz"."editor_note";
+        CREATE TRIGGER "replgen_insert" AFTER INSERT ON "musicbrainz"."editor_note"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_insert"();
+        CREATE TRIGGER "replgen_update" AFTER UPDATE ON "musicbrainz"."editor_note"
+            REFERENCING NEW TABLE AS "replgen_new"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_update"();
+        CREATE TRIGGER "replgen_delete" AFTER DELETE ON "musicbrainz"."editor_note"
+            REFERENCING OLD TABLE AS "replgen_old"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_delete"();
+        CREATE TRIGGER "replgen_key_update" AFTER UPDATE ON "musicbrainz"."editor_note"
+            FOR EACH ROW WHEN ((OLD."editor", OLD."note_id") IS DISTINCT FROM (NEW."editor", NEW."note_id"))
+            EXECUTE FUNCTION "replgen"."capture_3_key"();
+        CREATE TRIGGER "replgen_truncate" BEFORE TRUNCATE ON "musicbrainz"."editor_note"
+            FOR EACH STATEMENT EXECUTE FUNCTION "replgen"."capture_3_truncate"();
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_insert";
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_update";
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_delete";
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_key_update";
+        ALTER TABLE "musicbrainz"."editor_note" ENABLE ALWAYS TRIGGER "replgen_truncate";
+    END IF;
+END
+$replgen$;
+
+-- A recorded partition that no longer exists is forgotten (a cut refuses until then: its rows
+-- stay on replicas until `dump --resync`); a table without any record starts from its partitions
+-- as they are now.
+DELETE FROM "replgen"."partitions" p
+WHERE p.table_id <> ALL (ARRAY[1, 2, 3]::integer[])
+   OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = p.relid);
+INSERT INTO "replgen"."partitions" (table_id, relid, name)
+SELECT s.table_id, p.relid, p.relid::regclass::text
+FROM (VALUES (1, '"public"."artist"'::regclass), (2, '"musicbrainz"."artist"'::regclass), (3, '"musicbrainz"."editor_note"'::regclass)) AS s(table_id, root),
+     pg_catalog.pg_partition_tree(s.root) p
+WHERE NOT EXISTS (SELECT FROM "replgen"."partitions" r WHERE r.table_id = s.table_id);
 COMMIT;
