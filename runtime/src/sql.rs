@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use minijinja::{context, Environment, UndefinedBehavior, Value};
 use replgen_schema::capture;
 
-use crate::def::TableDef;
+use crate::def::{ColumnDef, TableDef};
 
 /// Every template in `runtime/templates/`, embedded by name.
 macro_rules! templates {
@@ -21,6 +21,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "bucket_rows",
     "capture_installed",
     "consume_log",
+    "create_schema",
+    "create_table",
     "dump_plan",
     "dump_table",
     "empty_table",
@@ -29,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "forget_feed",
     "has_rows",
     "import_copy",
+    "init_survey",
     "last_cut",
     "live_columns",
     "lock_tables",
@@ -72,15 +75,22 @@ pub fn quote_literal(text: &str) -> String {
 
 /// The context a table's templates see.
 pub fn table_context(t: &TableDef) -> Value {
-    let column = |name: &str| context! { q => quote_ident(name) };
+    // `type` and `not_null` are for the DDL of `init` (the layout's canonical type text).
+    let column = |c: &ColumnDef| {
+        context! {
+            q => quote_ident(c.name),
+            type => c.sql_type,
+            not_null => !c.nullable,
+        }
+    };
     context! {
         id => t.id,
         qname => capture::qualified_name(t.schema, t.name),
         qlit => quote_literal(&capture::qualified_name(t.schema, t.name)),
         log => capture::change_log_qualified(t.id),
         stage => quote_ident(&format!("replgen_stage_{}", t.id)),
-        columns => t.columns.iter().map(|c| column(c.name)).collect::<Vec<_>>(),
-        key => t.key_columns().map(|c| column(c.name)).collect::<Vec<_>>(),
+        columns => t.columns.iter().map(column).collect::<Vec<_>>(),
+        key => t.key_columns().map(column).collect::<Vec<_>>(),
         op => quote_ident(&op_column(t)),
     }
 }
@@ -114,6 +124,11 @@ pub fn apply_mode(pg15: bool) -> String {
     render("apply_mode", context! { pg15 => pg15 })
 }
 
+/// `CREATE SCHEMA` for one schema (namespace), quoted.
+pub fn create_schema(name: &str) -> String {
+    render("create_schema", context! { q => quote_ident(name) })
+}
+
 /// Renders a template without parameters.
 pub fn plain(template: &str) -> String {
     render(template, context! {})
@@ -136,7 +151,6 @@ pub const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::def::ColumnDef;
 
     #[test]
     fn the_staging_op_column_never_takes_a_replicated_columns_name() {
@@ -184,7 +198,7 @@ mod tests {
             check_key: |_| Ok(()),
         };
         for (name, _) in TEMPLATES {
-            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)], pg15 => true };
+            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)], pg15 => true, q => "\"s\"" };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
         }

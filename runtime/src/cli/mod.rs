@@ -1,4 +1,4 @@
-//! The mirror binary's command line: `install`, `uninstall`, `dump`, `export`, `import`,
+//! The mirror binary's command line: `install`, `uninstall`, `dump`, `export`, `init`, `import`,
 //! `apply`, `status`. A user's `main` is one call: `replgen_runtime::cli::main(&SCHEMA)`.
 
 use std::io::IsTerminal;
@@ -139,6 +139,8 @@ enum Command {
         #[arg(long)]
         new_feed: bool,
     },
+    /// Creates the replicated tables (and their schemas) on a new mirror's empty database.
+    Init(DbArg),
     /// Loads the feed's latest export into an empty replica and sets its position.
     Import {
         #[command(flatten)]
@@ -252,6 +254,20 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 "installed change capture for {} tables (schema_version {})",
                 schema.tables.len(),
                 schema.version
+            );
+            Ok(())
+        }
+        Command::Init(DbArg { db }) => {
+            let mut client = db::connect(&db)?;
+            let summary = crate::replica::init(&mut client, schema)?;
+            let schemas = if summary.schemas.is_empty() {
+                String::new()
+            } else {
+                format!(" and schemas {}", summary.schemas.join(", "))
+            };
+            println!(
+                "created {} tables{schemas} (schema_version {}); next, `import` the feed's export",
+                summary.tables, schema.version
             );
             Ok(())
         }

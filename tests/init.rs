@@ -1,0 +1,116 @@
+//! `mirror init`: a new mirror's tables from the binary's layout, so no hand-written DDL is needed.
+
+mod common;
+
+use common::{psql_file, root, Env};
+use replgen_testkit::Cluster;
+
+/// The types the project's tables use that no layout can create: made by hand, as on the master.
+const TYPES_SQL: &str =
+    "CREATE TYPE public.fluency AS ENUM ('basic', 'intermediate', 'advanced', 'native'); \
+     CREATE DOMAIN public.positive_int AS integer CHECK (VALUE > 0);";
+
+fn empty_database(env: &Env, name: &str) -> String {
+    env.cluster.create_database(&Cluster::unique_name(name))
+}
+
+fn relations(db: &str) -> Vec<String> {
+    let mut client = postgres::Client::connect(db, postgres::NoTls).unwrap();
+    client
+        .query(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn init_creates_the_tables_then_an_import_and_packets_give_the_masters_rows() {
+    let mut env = Env::new("init_full");
+    let replica = empty_database(&env, "init_full_new");
+    postgres::Client::connect(&replica, postgres::NoTls)
+        .unwrap()
+        .batch_execute(TYPES_SQL)
+        .unwrap();
+    let out = env.mirror_ok(&["init", "--db", &replica]);
+    assert!(
+        out.contains(&format!("created {} tables", env.schema.tables.len()))
+            && out.contains("schemas musicbrainz"),
+        "{out}"
+    );
+    env.replica = replica;
+
+    psql_file(
+        &env.master,
+        &root().join("examples/quickstart-writes-1.sql"),
+    );
+    env.dump();
+    env.mirror_ok(&["export", "--db", &env.master, "--out", env.feed()]);
+    env.mirror_ok(&["import", "--db", &env.replica, "--from", env.feed()]);
+    psql_file(
+        &env.master,
+        &root().join("examples/quickstart-writes-2.sql"),
+    );
+    env.dump();
+    env.apply();
+    let (tables, rows) = env.assert_identical();
+    assert_eq!(tables, env.schema.tables.len());
+    assert!(rows > 0);
+    env.mirror_ok(&["compare", "--db", &env.master, "--replica", &env.replica]);
+    // The live tables are exactly the layout: the master's capture check accepts them.
+    let mut client = postgres::Client::connect(&env.replica, postgres::NoTls).unwrap();
+    let key: String = client
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = 'public.artist_credit_name'::regclass AND contype = 'p'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(key, "PRIMARY KEY (artist_credit, \"position\")");
+}
+
+#[test]
+fn init_refuses_types_the_database_lacks_naming_them_and_their_columns_and_creates_nothing() {
+    let env = Env::new("init_types");
+    let replica = empty_database(&env, "init_types_new");
+    let err = env.mirror_fails(&["init", "--db", &replica], 1);
+    assert!(
+        err.contains("fluency (used by public.artist.fluency, musicbrainz.editor_note.fluency)")
+            && err.contains("positive_int (used by public.label.label_code)")
+            && err.contains("nothing was created"),
+        "{err}"
+    );
+    assert_eq!(relations(&replica), Vec::<String>::new());
+    let mut client = postgres::Client::connect(&replica, postgres::NoTls).unwrap();
+    let schema: Option<String> = client
+        .query_one("SELECT to_regnamespace('musicbrainz')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(schema, None, "the schema was created before the refusal");
+}
+
+#[test]
+fn init_refuses_a_database_that_has_some_of_the_tables_naming_them() {
+    let env = Env::new("init_exists");
+    let replica = empty_database(&env, "init_exists_new");
+    let mut client = postgres::Client::connect(&replica, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "{TYPES_SQL} CREATE TABLE area (id integer PRIMARY KEY); CREATE VIEW recording AS SELECT 1 AS id;"
+        ))
+        .unwrap();
+    let err = env.mirror_fails(&["init", "--db", &replica], 1);
+    assert!(
+        err.contains("public.area, public.recording") && err.contains("created nothing"),
+        "{err}"
+    );
+    assert_eq!(
+        relations(&replica),
+        vec!["public.area", "public.area_pkey", "public.recording"]
+    );
+}
