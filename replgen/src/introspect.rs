@@ -27,17 +27,28 @@ const TABLES: &str = "
 SELECT n.nspname::text, c.relname::text, c.oid
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE (c.relkind = 'p' OR (c.relkind = 'r' AND NOT c.relispartition))
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'replgen')
   AND n.nspname NOT LIKE 'pg\\_toast%'
   AND n.nspname NOT LIKE 'pg\\_temp\\_%'
 ORDER BY 1, 2";
 
 const COLUMNS: &str = "
-SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+    a.attgenerated <> ''
 FROM pg_catalog.pg_attribute a
-WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum";
+
+/// Every partition (at any level) with the partitioned table at the root of its tree.
+const PARTITIONS: &str = "
+SELECT n.nspname::text, c.relname::text, rn.nspname::text, r.relname::text
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_class r ON r.oid = pg_catalog.pg_partition_root(c.oid)
+JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+WHERE c.relispartition AND c.relkind IN ('r', 'p')
+ORDER BY 1, 2";
 
 const KEY: &str = "
 SELECT a.attname::text
@@ -79,18 +90,19 @@ pub fn read_tables(
         if filter && named.is_none() {
             continue;
         }
-        let columns = client
-            .query(COLUMNS, &[&oid])
-            .map_err(db)?
-            .into_iter()
-            .map(|r| {
-                (
-                    r.get::<_, String>(0),
-                    r.get::<_, String>(1),
-                    r.get::<_, bool>(2),
-                )
-            })
-            .collect();
+        let mut columns = Vec::new();
+        for r in client.query(COLUMNS, &[&oid]).map_err(db)? {
+            let column: String = r.get(0);
+            // A replica cannot be written a generated column's value; it computes its own.
+            if r.get::<_, bool>(3) {
+                warnings.push(format!(
+                    "leaving out generated column {schema}.{name}.{column}: a generated column \
+                     cannot be replicated (define it on the mirror if it needs one)"
+                ));
+                continue;
+            }
+            columns.push((column, r.get::<_, String>(1), r.get::<_, bool>(2)));
+        }
         let key: Vec<String> = client
             .query(KEY, &[&oid])
             .map_err(db)?
@@ -118,6 +130,17 @@ pub fn read_tables(
             columns,
             key,
         });
+    }
+    // Partitions replicate through their partitioned table: each one left out is named.
+    for r in client.query(PARTITIONS, &[]).map_err(db)? {
+        let (ps, pn, rs, rn): (String, String, String, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        if out.iter().any(|t| t.schema == rs && t.name == rn) {
+            warnings.push(format!(
+                "leaving out partition {ps}.{pn}: its rows replicate as rows of the partitioned \
+                 table {rs}.{rn}"
+            ));
+        }
     }
     if let Some((_, _, w)) = wanted.first() {
         return Err(IntrospectError::Invalid(format!(
@@ -174,6 +197,14 @@ pub fn written_name(schema: &str, name: &str) -> String {
     }
 }
 
+/// A type as schema.yaml writes it: the canonical spelling when replgen knows the type,
+/// format_type's otherwise.
+pub fn canonical_type(ty: &str) -> String {
+    SqlType::parse(ty)
+        .map(|t| t.ddl())
+        .unwrap_or_else(|_| ty.to_string())
+}
+
 /// The schema.yaml text for these tables (ids 1.. in (schema, name) order).
 pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
     let mut tables: Vec<&DbTable> = tables.iter().collect();
@@ -188,13 +219,7 @@ pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
         let columns: Vec<(String, String, bool)> = t
             .columns
             .iter()
-            .map(|(name, ty, nullable)| {
-                // Canonical spelling when replgen knows the type, format_type's otherwise.
-                let ty = SqlType::parse(ty)
-                    .map(|t| t.ddl())
-                    .unwrap_or_else(|_| ty.clone());
-                (name.clone(), ty, *nullable)
-            })
+            .map(|(name, ty, nullable)| (name.clone(), canonical_type(ty), *nullable))
             .collect();
         render_table(
             &mut y,
