@@ -5,10 +5,11 @@ mod common;
 use common::{psql_file, root, Env};
 use replgen_testkit::Cluster;
 
-/// The types the project's tables use that no layout can create: made by hand, as on the master.
-const TYPES_SQL: &str =
-    "CREATE TYPE public.fluency AS ENUM ('basic', 'intermediate', 'advanced', 'native'); \
-     CREATE DOMAIN public.positive_int AS integer CHECK (VALUE > 0);";
+/// The types the project's tables use that the layout cannot create, as the README's setup has
+/// a new mirror create them.
+fn types_sql() -> String {
+    std::fs::read_to_string(root().join("examples/mirror-types.sql")).unwrap()
+}
 
 fn empty_database(env: &Env, name: &str) -> String {
     env.cluster.create_database(&Cluster::unique_name(name))
@@ -34,7 +35,7 @@ fn init_creates_the_tables_then_an_import_and_packets_give_the_masters_rows() {
     let replica = empty_database(&env, "init_full_new");
     postgres::Client::connect(&replica, postgres::NoTls)
         .unwrap()
-        .batch_execute(TYPES_SQL)
+        .batch_execute(&types_sql())
         .unwrap();
     let out = env.mirror_ok(&["init", "--db", &replica]);
     assert!(
@@ -101,7 +102,8 @@ fn init_refuses_a_database_that_has_some_of_the_tables_naming_them() {
     let mut client = postgres::Client::connect(&replica, postgres::NoTls).unwrap();
     client
         .batch_execute(&format!(
-            "{TYPES_SQL} CREATE TABLE area (id integer PRIMARY KEY); CREATE VIEW recording AS SELECT 1 AS id;"
+            "{} CREATE TABLE area (id integer PRIMARY KEY); CREATE VIEW recording AS SELECT 1 AS id;",
+            types_sql()
         ))
         .unwrap();
     let err = env.mirror_fails(&["init", "--db", &replica], 1);
