@@ -116,3 +116,103 @@ fn init_refuses_a_database_that_has_some_of_the_tables_naming_them() {
         vec!["public.area", "public.area_pkey", "public.recording"]
     );
 }
+
+/// A layout with an enum definition, hostile names and labels included, as generated code has it.
+mod with_enum {
+    use replgen_runtime::def::EnumDef;
+    use replgen_runtime::{ColumnDef, SchemaDef, TableDef};
+
+    pub const LABELS: &[&str] = &["it's", "a,b{c}\"d\\e", "NULL", "", "ÿ"];
+    const COLUMNS: &[ColumnDef] = &[
+        ColumnDef {
+            name: "Id",
+            sql_type: "integer",
+            nullable: false,
+        },
+        ColumnDef {
+            name: "moods",
+            sql_type: "\"Odd Schema\".\"Mood Type\"[]",
+            nullable: true,
+        },
+    ];
+    const TABLE: TableDef = TableDef {
+        id: 1,
+        schema: "Odd Schema",
+        name: "t \"1\"",
+        columns: COLUMNS,
+        key: &[0],
+        check_row: |_| Ok(()),
+        check_key: |_| Ok(()),
+    };
+    pub static SCHEMA: SchemaDef = SchemaDef {
+        version: 1,
+        fingerprint: "test",
+        tables: &[&TABLE],
+        enums: &[EnumDef {
+            schema: "Odd Schema",
+            name: "Mood Type",
+            labels: LABELS,
+        }],
+        install_sql: "",
+        uninstall_sql: "",
+    };
+}
+
+#[test]
+fn init_creates_the_enums_the_layout_defines_and_refuses_one_that_lacks_labels() {
+    let cluster = Cluster::shared();
+    let db = cluster.create_database(&Cluster::unique_name("init_enum"));
+    let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+    let summary = replgen_runtime::replica::init(&mut client, &with_enum::SCHEMA).unwrap();
+    assert_eq!(
+        (summary.schemas, summary.enums),
+        (vec!["Odd Schema".to_string()], 1)
+    );
+    let labels: Vec<String> = client
+        .query_one(
+            "SELECT enum_range(NULL::\"Odd Schema\".\"Mood Type\")::text[]",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(labels, with_enum::LABELS);
+    client
+        .batch_execute(
+            "INSERT INTO \"Odd Schema\".\"t \"\"1\"\"\" VALUES (1, ARRAY['it''s', 'NULL', '']::\"Odd Schema\".\"Mood Type\"[])",
+        )
+        .unwrap();
+
+    // The type exists without one of the labels: refused, and nothing is left behind.
+    let db = cluster.create_database(&Cluster::unique_name("init_enum_short"));
+    let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "CREATE SCHEMA \"Odd Schema\"; CREATE TYPE \"Odd Schema\".\"Mood Type\" AS ENUM ('it''s', 'NULL')",
+        )
+        .unwrap();
+    let err = replgen_runtime::replica::init(&mut client, &with_enum::SCHEMA)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("type Odd Schema.Mood Type")
+            && err.contains("lacks the labels a,b{c}\"d\\e, , ÿ"),
+        "{err}"
+    );
+    assert_eq!(relations(&db), Vec::<String>::new());
+
+    // With every label (and one more of its own) the type is used as it is.
+    client
+        .batch_execute(
+            "ALTER TYPE \"Odd Schema\".\"Mood Type\" ADD VALUE 'a,b{c}\"d\\e'; \
+             ALTER TYPE \"Odd Schema\".\"Mood Type\" ADD VALUE ''; \
+             ALTER TYPE \"Odd Schema\".\"Mood Type\" ADD VALUE 'ÿ'; \
+             ALTER TYPE \"Odd Schema\".\"Mood Type\" ADD VALUE 'extra'",
+        )
+        .unwrap();
+    let summary = replgen_runtime::replica::init(&mut client, &with_enum::SCHEMA).unwrap();
+    assert_eq!((summary.schemas.len(), summary.enums), (0, 0));
+    assert_eq!(
+        relations(&db),
+        vec!["Odd Schema.t \"1\"", "Odd Schema.t \"1\"_pkey"]
+    );
+}

@@ -1,7 +1,7 @@
 //! `replgen introspect`: read a live database's catalog and print schema.yaml for its tables.
 
 use postgres::{Client, NoTls};
-use replgen_schema::SqlType;
+use replgen_schema::{EnumType, SqlType};
 
 /// One introspected table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +150,42 @@ pub fn read_tables(
     Ok((out, warnings))
 }
 
+/// The enum types the columns of these tables use (arrays of them included), with their labels in
+/// sort order: what `mirror init` creates on a mirror that lacks them.
+const ENUMS: &str = "
+SELECT DISTINCT n.nspname::text, t.typname::text,
+    (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e
+     WHERE e.enumtypid = t.oid)
+FROM unnest($1::text[], $2::text[]) AS r(schema_name, table_name)
+JOIN pg_catalog.pg_namespace rn ON rn.nspname = r.schema_name
+JOIN pg_catalog.pg_class c ON c.relnamespace = rn.oid AND c.relname = r.table_name
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
+JOIN pg_catalog.pg_type t
+    ON t.oid = CASE WHEN at.typcategory = 'A' THEN at.typelem ELSE at.oid END
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'e'
+ORDER BY 1, 2";
+
+/// The enum types (with labels) that the columns of `tables` use.
+pub fn read_enums(url: &str, tables: &[DbTable]) -> Result<Vec<EnumType>, IntrospectError> {
+    let mut client = Client::connect(url, NoTls)
+        .map_err(|e| IntrospectError::Database(format!("cannot connect to the database: {e}")))?;
+    let schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let rows = client
+        .query(ENUMS, &[&schemas, &names])
+        .map_err(|e| IntrospectError::Database(format!("cannot read the enum types: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EnumType {
+            schema: r.get(0),
+            name: r.get(1),
+            labels: r.get::<_, Option<Vec<String>>>(2).unwrap_or_default(),
+        })
+        .collect())
+}
+
 /// A YAML scalar: plain when that reads back as the same string, double-quoted otherwise.
 pub fn yaml_scalar(s: &str) -> String {
     let plain = !s.is_empty()
@@ -205,8 +241,8 @@ pub fn canonical_type(ty: &str) -> String {
         .unwrap_or_else(|_| ty.to_string())
 }
 
-/// The schema.yaml text for these tables (ids 1.. in (schema, name) order).
-pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
+/// The schema.yaml text for these tables (ids 1.. in (schema, name) order) and enum types.
+pub fn render_yaml(tables: &[DbTable], types: &[EnumType], schema_version: u32) -> String {
     let mut tables: Vec<&DbTable> = tables.iter().collect();
     tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
     let mut y = String::new();
@@ -214,6 +250,7 @@ pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
         "# replgen schema, written by `replgen introspect`; ids are stable: never reuse one.\n",
     );
     y.push_str(&format!("schema_version: {schema_version}\n"));
+    render_types(&mut y, types);
     y.push_str("tables:\n");
     for (i, t) in tables.iter().enumerate() {
         let columns: Vec<(String, String, bool)> = t
@@ -230,6 +267,22 @@ pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
         );
     }
     y
+}
+
+/// The `types:` section for these enum definitions (nothing when there are none).
+pub fn render_types(y: &mut String, types: &[EnumType]) {
+    if types.is_empty() {
+        return;
+    }
+    y.push_str("types:\n");
+    for e in types {
+        let labels: Vec<String> = e.labels.iter().map(|l| yaml_scalar(l)).collect();
+        y.push_str(&format!(
+            "  {}: {{ enum: [{}] }}\n",
+            yaml_scalar(&e.written()),
+            labels.join(", ")
+        ));
+    }
 }
 
 /// One entry of a schema.yaml `tables:` list: id, name, key and columns as

@@ -161,7 +161,17 @@ fn run(cli: Cli) -> ExitCode {
                     );
                     return ExitCode::from(1);
                 }
-                print!("{}", introspect::render_yaml(&tables, args.schema_version));
+                let types = match introspect::read_enums(&args.db, &tables) {
+                    Ok(types) => types,
+                    Err(IntrospectError::Database(e) | IntrospectError::Invalid(e)) => {
+                        eprintln!("replgen: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
+                print!(
+                    "{}",
+                    introspect::render_yaml(&tables, &types, args.schema_version)
+                );
                 ExitCode::SUCCESS
             }
             Err(IntrospectError::Database(e)) => {
@@ -205,7 +215,14 @@ fn merge(args: &IntrospectArgs) -> ExitCode {
         add_columns: args.add_columns,
         only: args.tables.clone(),
     };
-    let merged = match replgen::merge::merge(&spec, &tables, &opts) {
+    let types = match introspect::read_enums(&args.db, &tables) {
+        Ok(types) => types,
+        Err(IntrospectError::Database(e) | IntrospectError::Invalid(e)) => {
+            eprintln!("replgen: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let merged = match replgen::merge::merge(&spec, &tables, &types, &opts) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("replgen: {e}");

@@ -5,9 +5,11 @@
 
 use std::collections::BTreeSet;
 
-use replgen_schema::Schema;
+use replgen_schema::{EnumType, Schema};
 
-use crate::introspect::{canonical_type, render_spec_table, render_table, written_name, DbTable};
+use crate::introspect::{
+    canonical_type, render_spec_table, render_table, render_types, written_name, DbTable,
+};
 
 /// What the merge adds beyond the spec's own tables and columns.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +30,12 @@ pub struct Merged {
 
 /// Merges the database's tables `db` into `spec`. Deterministic: kept tables in id order, then the
 /// new ones in (schema, name) order.
-pub fn merge(spec: &Schema, db: &[DbTable], opts: &MergeOptions) -> Result<Merged, String> {
+pub fn merge(
+    spec: &Schema,
+    db: &[DbTable],
+    db_types: &[EnumType],
+    opts: &MergeOptions,
+) -> Result<Merged, String> {
     let mut warnings = Vec::new();
     let mut y = String::new();
     y.push_str(
@@ -47,7 +54,8 @@ pub fn merge(spec: &Schema, db: &[DbTable], opts: &MergeOptions) -> Result<Merge
         let ids: Vec<String> = spec.retired_ids.iter().map(u32::to_string).collect();
         y.push_str(&format!("retired_ids: [{}]\n", ids.join(", ")));
     }
-    y.push_str("tables:\n");
+    // The `types:` section goes between the settings and the tables, once the tables are known.
+    let head = std::mem::replace(&mut y, String::from("tables:\n"));
 
     let find = |schema: &str, name: &str| db.iter().find(|t| t.schema == schema && t.name == name);
     for t in &spec.tables {
@@ -141,5 +149,19 @@ pub fn merge(spec: &Schema, db: &[DbTable], opts: &MergeOptions) -> Result<Merge
             &columns,
         );
     }
-    Ok(Merged { yaml: y, warnings })
+    // The database's enum types the tables use, with its labels; the spec's other definitions kept.
+    let mut types: Vec<EnumType> = db_types.to_vec();
+    for e in &spec.types {
+        if !types
+            .iter()
+            .any(|t| t.schema == e.schema && t.name == e.name)
+        {
+            types.push(e.clone());
+        }
+    }
+    types.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    let mut yaml = head;
+    render_types(&mut yaml, &types);
+    yaml.push_str(&y);
+    Ok(Merged { yaml, warnings })
 }

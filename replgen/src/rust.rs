@@ -66,6 +66,10 @@ pub fn module(
         });
         table_refs.push(quote!(<#struct_name as replgen_runtime::Replicated>::TABLE));
     }
+    let enums = schema.types.iter().map(|e| {
+        let (s, n, labels) = (&e.schema, &e.name, &e.labels);
+        quote!(replgen_runtime::def::EnumDef { schema: #s, name: #n, labels: &[#(#labels,)*] })
+    });
     let version = Literal::u32_unsuffixed(schema.schema_version);
     let fingerprint = schema.fingerprint();
     items.push(quote! {
@@ -74,6 +78,7 @@ pub fn module(
             version: #version,
             fingerprint: #fingerprint,
             tables: &[#(#table_refs,)*],
+            enums: &[#(#enums,)*],
             install_sql: include_str!(#install_path),
             uninstall_sql: include_str!(#uninstall_path),
         };

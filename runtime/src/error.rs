@@ -215,6 +215,12 @@ pub enum Error {
         if types.len() == 1 { "it" } else { "them" }
     )]
     InitMissingTypes { types: Vec<String> },
+    /// An enum the layout defines exists on the mirror in another shape.
+    #[error(
+        "type {name} is defined in schema.yaml as an enum, but {reason}; `init` created nothing (drop \
+         the type, or add the labels with ALTER TYPE ... ADD VALUE)"
+    )]
+    InitEnumDiffers { name: String, reason: String },
     /// The replica's database refused a row the codec accepted (a constraint, a type).
     #[error("{what}: the replica refused a row: {reason}")]
     RowRefused { what: String, reason: String },

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use minijinja::{context, Environment, UndefinedBehavior, Value};
 use replgen_schema::capture;
 
-use crate::def::{ColumnDef, TableDef};
+use crate::def::{ColumnDef, EnumDef, TableDef};
 
 /// Every template in `runtime/templates/`, embedded by name.
 macro_rules! templates {
@@ -21,11 +21,13 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "bucket_rows",
     "capture_installed",
     "consume_log",
+    "create_enum",
     "create_schema",
     "create_table",
     "dump_plan",
     "dump_table",
     "empty_table",
+    "enum_labels",
     "export_table",
     "feed_identity",
     "forget_feed",
@@ -129,6 +131,17 @@ pub fn create_schema(name: &str) -> String {
     render("create_schema", context! { q => quote_ident(name) })
 }
 
+/// `CREATE TYPE ... AS ENUM` for an enum the layout defines.
+pub fn create_enum(e: &EnumDef) -> String {
+    render(
+        "create_enum",
+        context! {
+            qname => capture::qualified_name(e.schema, e.name),
+            labels => e.labels.iter().map(|l| quote_literal(l)).collect::<Vec<_>>(),
+        },
+    )
+}
+
 /// Renders a template without parameters.
 pub fn plain(template: &str) -> String {
     render(template, context! {})
@@ -198,7 +211,7 @@ mod tests {
             check_key: |_| Ok(()),
         };
         for (name, _) in TEMPLATES {
-            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)], pg15 => true, q => "\"s\"" };
+            let ctx = context! { t => table_context(&t), tables => vec![table_context(&t)], pg15 => true, q => "\"s\"", qname => "\"s\".\"e\"", labels => vec!["'a'"] };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
         }

@@ -265,8 +265,12 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             } else {
                 format!(" and schemas {}", summary.schemas.join(", "))
             };
+            let enums = match summary.enums {
+                0 => String::new(),
+                n => format!(", {n} enum type{}", if n == 1 { "" } else { "s" }),
+            };
             println!(
-                "created {} tables{schemas} (schema_version {}); next, `import` the feed's export",
+                "created {} tables{schemas}{enums} (schema_version {}); next, `import` the feed's export",
                 summary.tables, schema.version
             );
             Ok(())

@@ -1,7 +1,7 @@
 //! The DDL that creates replicated tables from the layout compiled into the binary (never from a
 //! feed): `init` creates a new mirror's tables with it, and an upgrade the tables a new version adds.
 
-use crate::def::TableDef;
+use crate::def::{EnumDef, TableDef};
 use crate::sql;
 
 /// `CREATE TABLE` for one replicated table: its columns in table order with their canonical types
@@ -13,6 +13,11 @@ pub fn create_table(t: &TableDef) -> String {
 /// `CREATE SCHEMA` for a schema (namespace) a replicated table lives in.
 pub fn create_schema(name: &str) -> String {
     sql::create_schema(name)
+}
+
+/// `CREATE TYPE ... AS ENUM` for an enum type the layout defines.
+pub fn create_enum(e: &EnumDef) -> String {
+    sql::create_enum(e)
 }
 
 /// The type a column names, without its array suffixes: the type that must exist for the column's
@@ -66,6 +71,15 @@ mod tests {
              PRIMARY KEY (\"Part2\", \"Key \"\"x\"\"\")\n);"
         );
         assert_eq!(create_schema("a\"b").trim(), "CREATE SCHEMA \"a\"\"b\";");
+        let e = EnumDef {
+            schema: "Sales Dept",
+            name: "Mood Type",
+            labels: &["it's", "a,b{c}\"d\\e", "NULL", ""],
+        };
+        assert_eq!(
+            create_enum(&e).trim(),
+            "CREATE TYPE \"Sales Dept\".\"Mood Type\" AS ENUM ('it''s', 'a,b{c}\"d\\e', 'NULL', '');"
+        );
     }
 
     #[test]
