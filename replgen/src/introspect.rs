@@ -160,6 +160,7 @@ FROM unnest($1::text[], $2::text[]) AS r(schema_name, table_name)
 JOIN pg_catalog.pg_namespace rn ON rn.nspname = r.schema_name
 JOIN pg_catalog.pg_class c ON c.relnamespace = rn.oid AND c.relname = r.table_name
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    AND a.attgenerated = ''
 JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
 JOIN pg_catalog.pg_type t
     ON t.oid = CASE WHEN at.typcategory = 'A' THEN at.typelem ELSE at.oid END

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use replgen_schema::{EnumType, Schema};
+use replgen_schema::{parse_type_name, BaseType, EnumType, Schema, SqlType};
 
 use crate::introspect::{
     canonical_type, render_spec_table, render_table, render_types, written_name, DbTable,
@@ -57,6 +57,7 @@ pub fn merge(
     // The `types:` section goes between the settings and the tables, once the tables are known.
     let head = std::mem::replace(&mut y, String::from("tables:\n"));
 
+    let mut used_types: Vec<(String, String)> = Vec::new();
     let find = |schema: &str, name: &str| db.iter().find(|t| t.schema == schema && t.name == name);
     for t in &spec.tables {
         let Some(live) = find(&t.schema, &t.name) else {
@@ -98,6 +99,7 @@ pub fn merge(
                 ));
             }
         }
+        used_types.extend(columns.iter().filter_map(|(_, ty, _)| type_name(ty)));
         render_table(&mut y, t.id, &t.written_name, &live.key, &columns);
     }
 
@@ -150,7 +152,13 @@ pub fn merge(
         );
     }
     // The database's enum types the tables use, with its labels; the spec's other definitions kept.
-    let mut types: Vec<EnumType> = db_types.to_vec();
+    // (Only those the merged columns use: a column left out takes its type's definition along.)
+    let used = |e: &EnumType| {
+        used_types
+            .iter()
+            .any(|(s, n)| *s == e.schema && *n == e.name)
+    };
+    let mut types: Vec<EnumType> = db_types.iter().filter(|e| used(e)).cloned().collect();
     for e in &spec.types {
         if !types
             .iter()
@@ -164,4 +172,13 @@ pub fn merge(
     render_types(&mut yaml, &types);
     yaml.push_str(&y);
     Ok(Merged { yaml, warnings })
+}
+
+/// The (schema, name) of a type that is neither built in nor qualified with a typmod: an enum,
+/// a domain, an extension type (arrays of them too).
+fn type_name(ty: &str) -> Option<(String, String)> {
+    match SqlType::parse(ty).ok()?.base {
+        BaseType::Other(text) => parse_type_name(&text),
+        _ => None,
+    }
 }

@@ -61,6 +61,7 @@ fn merge_keeps_ids_and_settings_numbers_new_tables_above_every_used_id_and_names
         "replgen: warning: table public.dropped_from_master (id 7) of the spec is not among the database's tables with a primary key; kept as the spec describes it",
         "replgen: warning: leaving out column public.artist.secret: the spec does not list it (pass --add-columns to add it)",
         "replgen: warning: leaving out column public.artist.added: the spec does not list it (pass --add-columns to add it)",
+        "replgen: warning: leaving out column public.artist.k: the spec does not list it (pass --add-columns to add it)",
         "replgen: warning: dropping column public.artist.gone: the spec lists it but the table has no such column",
         "replgen: warning: adding table public.New Table with id 10",
         "replgen: warning: adding table public.measurement with id 11",
@@ -87,6 +88,12 @@ fn merge_keeps_ids_and_settings_numbers_new_tables_above_every_used_id_and_names
     let schema = replgen_schema::parse_str(&yaml, "merged").unwrap();
     assert_eq!(schema.retired_ids, vec![9]);
     assert_eq!(schema.migrations.number, Some(20260101));
+    // The database's labels for the enums the merged columns use; the spec's other ones kept;
+    // none for a column left out.
+    assert!(
+        yaml.contains("types:\n  mood: { enum: [sad, happy] }\n  stale: { enum: [a] }\ntables:"),
+        "{yaml}"
+    );
 
     // --add-columns adds the master's unlisted columns, and says so.
     let (yaml, stderr) = ok(&["introspect", "--db", &url, "--merge", spec, "--add-columns"]);

@@ -1,13 +1,18 @@
 -- The master of the merge test: what changed since schema.yaml was written.
 CREATE SCHEMA mb;
+CREATE TYPE mood AS ENUM ('sad', 'happy');
+CREATE TYPE kind AS ENUM ('x', 'y');
 
--- In the spec: `gone` was dropped since, `secret` and `added` are not listed, `shout` is generated.
+-- In the spec: `gone` was dropped since, `secret`, `added` and `k` are not listed, `shout` is
+-- generated; the spec's `mood` lacks the label added since.
 CREATE TABLE artist (
     id integer PRIMARY KEY,
     name text NOT NULL,
     secret text,
     shout text GENERATED ALWAYS AS (name || '!') STORED,
-    added integer
+    added integer,
+    m mood NOT NULL,
+    k kind[]
 );
 
 -- In the spec, with a type widened since.
