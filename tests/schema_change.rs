@@ -86,6 +86,15 @@ fn write(master: &mut postgres::Client, version: u32, round: i32) {
              DELETE FROM tag WHERE id % 13 = 0;"
         ))
         .unwrap();
+    // Only version 3 sets tag.mood (to the label it adds): version 2's boundary finds the new
+    // column NULL everywhere and need not send tag.
+    if version >= 3 {
+        master
+            .batch_execute(&format!(
+                "UPDATE tag SET mood = 'great' WHERE id > {base} AND id % 3 = 0"
+            ))
+            .unwrap();
+    }
     if version == 1 {
         master
             .batch_execute(&format!(
@@ -210,7 +219,7 @@ fn mirrors_follow_two_schema_changes_without_a_reimport() {
     // The newest binary cuts the boundary packet of version 2.
     ok(3, &["dump", "--db", &master, "--out", feed_s]);
     // item's added column holds values and shelf joined with rows: both reloaded; tag's new
-    // column is NULL everywhere and its label only widened: its rows are not sent again.
+    // columns are NULL everywhere and its label only widened: its rows are not sent again.
     assert_eq!(newest_reload(&feed), "# reload 1 4");
 
     newest.apply(3, &feed);

@@ -452,7 +452,9 @@ fn written_name(t: &TableSpec) -> String {
 
 fn schema_yaml(tables: &[TableSpec]) -> String {
     let mut y = String::from(
-        "# A generated, hostile schema (tests/unseen_schema.rs).\nschema_version: 3\ntables:\n",
+        "# A generated, hostile schema (tests/unseen_schema.rs).\nschema_version: 3\n\
+         types:\n  \"\\\"Mood Type\\\"\": { enum: [sad, ok, happy face, \"it's\", ÿ, \"a,b{c}\\\"d\\\\e\", \"NULL\"] }\n\
+         tables:\n",
     );
     for t in tables {
         y.push_str(&format!("  - id: {}\n", t.id));
@@ -477,13 +479,21 @@ fn schema_yaml(tables: &[TableSpec]) -> String {
     y
 }
 
-fn tables_sql(tables: &[TableSpec]) -> String {
+/// What the tables need that `mirror init` cannot create: the extension and the domains (and the
+/// schemas these live in). The enum is defined in schema.yaml: init creates it.
+fn types_sql() -> String {
     let mut sql =
         String::from("SET client_min_messages = warning;\nCREATE EXTENSION IF NOT EXISTS cube;\n");
     for s in SCHEMAS.iter().filter(|s| **s != "public") {
         sql.push_str(&format!("CREATE SCHEMA {};\n", quote_ident(s)));
     }
-    sql.push_str(&format!("{ENUM_DDL};\n{DOMAIN_DDL};\n"));
+    sql.push_str(&format!("{DOMAIN_DDL};\n"));
+    sql
+}
+
+fn tables_sql(tables: &[TableSpec]) -> String {
+    let mut sql = types_sql();
+    sql.push_str(&format!("{ENUM_DDL};\n"));
     for t in tables {
         let q = format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name));
         let mut parts: Vec<String> = t
@@ -659,6 +669,17 @@ impl Mirror {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+
+    /// Runs the mirror expecting exit 1; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "mirror {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
 }
 
 /// A cube value in its text form.
@@ -723,9 +744,34 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
     let cluster = Cluster::shared();
     let db = |role: &str| cluster.create_database(&Cluster::unique_name(&format!("unseen_{role}")));
     let (master, replica_a, replica_b) = (db("master"), db("replica_a"), db("replica_b"));
-    for d in [&master, &replica_a, &replica_b] {
+    for d in [&master, &replica_b] {
         common::psql_file(d, &work.path().join("tables.sql"));
     }
+    // Replica A's tables come from the binary's layout: refused while a type is missing, then
+    // created once the types exist.
+    let refused = mirror.fails(&["init", "--db", &replica_a]);
+    assert!(
+        refused.contains("nothing was created") && !refused.contains("Mood Type"),
+        "{refused}"
+    );
+    for t in &schema.tables {
+        for c in &t.columns {
+            if let replgen_schema::BaseType::Other(name) = &c.sql_type.base {
+                if ["Key Code", "short text", "cube"]
+                    .iter()
+                    .any(|n| name.contains(n))
+                {
+                    assert!(
+                        refused.contains(&format!("{name} (used by")),
+                        "{name}: {refused}"
+                    );
+                }
+            }
+        }
+    }
+    std::fs::write(work.path().join("types.sql"), types_sql()).unwrap();
+    common::psql_file(&replica_a, &work.path().join("types.sql"));
+    eprint!("{}", mirror.ok(&["init", "--db", &replica_a]));
     mirror.ok(&["install", "--db", &master]);
     let feed = tempfile::tempdir().unwrap();
     let feed_dir = feed.path().to_str().unwrap().to_string();
@@ -976,6 +1022,10 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
         assert_eq!(a, b, "introspect disagrees about a table");
     }
     assert_eq!(ours.len(), theirs.len());
+    assert_eq!(
+        back.types, schema.types,
+        "introspect disagrees about the enum"
+    );
     let p = |rel: &str| introspected.join(rel).to_str().unwrap().to_string();
     let out = run_replgen(
         &replgen,

@@ -45,6 +45,18 @@ impl TableDef {
     }
 }
 
+/// An enum type the spec defines (`types:` in schema.yaml): what `init` creates when a mirror's
+/// database lacks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumDef {
+    /// The PostgreSQL schema (`public` when schema.yaml names none).
+    pub schema: &'static str,
+    /// The type's name (unquoted, exact).
+    pub name: &'static str,
+    /// The labels, in sort order.
+    pub labels: &'static [&'static str],
+}
+
 /// The whole replicated layout, as one generated constant (`SCHEMA` in the generated module).
 #[derive(Debug, Clone, Copy)]
 pub struct SchemaDef {
@@ -54,6 +66,8 @@ pub struct SchemaDef {
     pub fingerprint: &'static str,
     /// Every replicated table, sorted by id.
     pub tables: &'static [&'static TableDef],
+    /// The enum types the spec defines, sorted by (schema, name).
+    pub enums: &'static [EnumDef],
     /// The generated install migration (idempotent).
     pub install_sql: &'static str,
     /// The generated uninstall migration (idempotent).

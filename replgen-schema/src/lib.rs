@@ -14,7 +14,7 @@ use std::path::Path;
 pub use names::{
     parse_table_name, quote_ident, rust_field_name, rust_field_names, rust_struct_name,
 };
-pub use types::{BaseType, SqlType};
+pub use types::{parse_type_name, BaseType, SqlType};
 
 /// The replicated layout described by one schema.yaml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,47 @@ pub struct Schema {
     pub migrations: Migrations,
     /// Ids of dropped tables, never to be used again (`retired_ids:`), sorted.
     pub retired_ids: Vec<u32>,
+    /// The enum types the spec defines (`types:`), sorted by (schema, name): what `mirror init`
+    /// creates when the database lacks them.
+    pub types: Vec<EnumType>,
+}
+
+/// An enum type schema.yaml defines: `types: { mood: { enum: [sad, ok, happy] } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumType {
+    /// The PostgreSQL schema; `public` when the name is not qualified.
+    pub schema: String,
+    /// The type's exact name (unquoted).
+    pub name: String,
+    /// The labels, in sort order.
+    pub labels: Vec<String>,
+}
+
+impl EnumType {
+    /// `"schema"."name"`, quoted for SQL.
+    pub fn qualified_sql(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+
+    /// The name as schema.yaml writes a type: `name` in `public`, `schema.name` elsewhere, each part
+    /// quoted when DDL needs it.
+    pub fn written(&self) -> String {
+        let part = |p: &str| {
+            let plain = p.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if plain {
+                p.to_string()
+            } else {
+                quote_ident(p)
+            }
+        };
+        if self.schema == "public" {
+            part(&self.name)
+        } else {
+            format!("{}.{}", part(&self.schema), part(&self.name))
+        }
+    }
 }
 
 /// The migration tool whose file naming the install migrations follow.
@@ -225,6 +266,15 @@ impl Schema {
             for c in t.key_columns() {
                 text.push('\t');
                 text.push_str(&c.name);
+            }
+            text.push('\n');
+        }
+        // Enum definitions, only when the spec has some: every earlier fingerprint stays valid.
+        // Labels are length-prefixed, so no label can imitate another line.
+        for e in &self.types {
+            text.push_str(&format!("enum\t{}\t{}", e.schema, e.name));
+            for l in &e.labels {
+                text.push_str(&format!("\t{}:{l}", l.len()));
             }
             text.push('\n');
         }

@@ -119,6 +119,16 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// A type's name as DDL writes it, `name` or `schema.name` (unquoted words lowercased, quoted ones
+/// exact), as (schema, name) with `public` when unqualified; `None` when it is not a plain name.
+pub fn parse_type_name(written: &str) -> Option<(String, String)> {
+    match tokenize(written.trim()).ok()?.as_slice() {
+        [Tok::Ident(n, _)] => Some(("public".into(), n.clone())),
+        [Tok::Ident(s, _), Tok::Dot, Tok::Ident(n, _)] => Some((s.clone(), n.clone())),
+        _ => None,
+    }
+}
+
 fn num_arg(args: &[u32], i: usize) -> Option<u32> {
     args.get(i).copied()
 }

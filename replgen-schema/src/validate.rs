@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use crate::names::{check_identifier, parse_table_name};
+use crate::types::parse_type_name;
 use crate::yaml::{self, Kind, Node, Pos};
 use crate::{
-    Column, Layout, MigrationStyle, Migrations, Schema, SchemaError, SchemaErrors, SqlType, Table,
+    BaseType, Column, EnumType, Layout, MigrationStyle, Migrations, Schema, SchemaError,
+    SchemaErrors, SqlType, Table,
 };
 
 struct Ctx<'a> {
@@ -112,13 +114,20 @@ fn finish<T>(mut cx: Ctx, value: Option<T>) -> Result<T, SchemaErrors> {
     }
 }
 
-const SCHEMA_KEYS: &[&str] = &["schema_version", "migrations", "retired_ids", "tables"];
+const SCHEMA_KEYS: &[&str] = &[
+    "schema_version",
+    "migrations",
+    "retired_ids",
+    "types",
+    "tables",
+];
 const LAYOUT_KEYS: &[&str] = &[
     "schema_version",
     "fingerprint",
     "migration",
     "previous_layout_sha256",
     "retired_ids",
+    "types",
     "tables",
 ];
 
@@ -385,6 +394,10 @@ fn top(cx: &mut Ctx, root: &Node, f: &BTreeMap<&str, &Node>) -> Option<Schema> {
             );
         }
     }
+    let types = match f.get("types") {
+        None => Vec::new(),
+        Some(n) => enum_types(cx, n),
+    };
     let version = version?;
     let mut tables: Vec<Table> = entries.into_iter().filter_map(|e| e.table).collect();
     tables.sort_by_key(|t| t.id);
@@ -395,7 +408,110 @@ fn top(cx: &mut Ctx, root: &Node, f: &BTreeMap<&str, &Node>) -> Option<Schema> {
         tables,
         migrations: Migrations::default(),
         retired_ids,
+        types,
     })
+}
+
+/// `types: { mood: { enum: [sad, ok, happy] }, mb.fluency: { enum: [basic, native] } }`: enum
+/// types the spec defines, named as DDL writes a type. Sorted by (schema, name).
+fn enum_types(cx: &mut Ctx, node: &Node) -> Vec<EnumType> {
+    if node.is_null() {
+        return Vec::new();
+    }
+    let Kind::Map(pairs) = &node.kind else {
+        cx.err(
+            node.pos,
+            format!(
+                "types must be a mapping of type names, found {}",
+                node.describe()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out: Vec<EnumType> = Vec::new();
+    for (k, v) in pairs {
+        let Some(written) = cx.string(k, "a type name") else {
+            continue;
+        };
+        let what = format!("type {written}");
+        let Some((schema, name)) = parse_type_name(&written) else {
+            cx.err(
+                k.pos,
+                format!("{what}: expected a type name (`name` or `schema.name`)"),
+            );
+            continue;
+        };
+        if !matches!(
+            SqlType::parse(&written),
+            Ok(SqlType {
+                base: BaseType::Other(_),
+                ..
+            })
+        ) {
+            cx.err(
+                k.pos,
+                format!("{what}: a built-in type cannot be redefined"),
+            );
+            continue;
+        }
+        if let Some(first) = out.iter().find(|e| e.schema == schema && e.name == name) {
+            cx.err(
+                k.pos,
+                format!("{what} is defined twice (also as {})", first.written()),
+            );
+            continue;
+        }
+        let Some(f) = cx.fields(v, &what, &["enum"]) else {
+            continue;
+        };
+        let Some(list) = f.get("enum") else {
+            cx.err(
+                v.pos,
+                format!("{what}: enum is missing (`{{ enum: [a, b] }}`)"),
+            );
+            continue;
+        };
+        let items = match &list.kind {
+            Kind::Seq(items) if !items.is_empty() => items,
+            _ => {
+                cx.err(
+                    list.pos,
+                    format!(
+                        "{what}: enum must be a non-empty list of labels, found {}",
+                        if matches!(list.kind, Kind::Seq(_)) {
+                            "an empty list".into()
+                        } else {
+                            list.describe()
+                        }
+                    ),
+                );
+                continue;
+            }
+        };
+        let mut labels: Vec<String> = Vec::new();
+        for item in items {
+            let Some(label) = cx.string(item, &format!("{what}: a label")) else {
+                continue;
+            };
+            if label.len() > 63 {
+                cx.err(
+                    item.pos,
+                    format!("{what}: label {label:?} is longer than 63 bytes"),
+                );
+            } else if labels.contains(&label) {
+                cx.err(item.pos, format!("{what}: label {label:?} is listed twice"));
+            } else {
+                labels.push(label);
+            }
+        }
+        out.push(EnumType {
+            schema,
+            name,
+            labels,
+        });
+    }
+    out.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    out
 }
 
 /// What cross-table checks need of a table entry, valid or not.

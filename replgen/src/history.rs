@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use replgen_schema::{Layout, Schema, SchemaErrors};
 use sha2::{Digest, Sha256};
 
-use crate::introspect::{render_spec_table, yaml_scalar};
+use crate::introspect::{render_spec_table, render_types, yaml_scalar};
 
 /// The history's folder, inside the migrations folder (migration tools look at `.sql` files
 /// only, and sqlx only at the folder's own files).
@@ -228,6 +228,7 @@ pub fn render(
         let ids: Vec<String> = retired.iter().map(u32::to_string).collect();
         y.push_str(&format!("retired_ids: [{}]\n", ids.join(", ")));
     }
+    render_types(&mut y, &schema.types);
     y.push_str("tables:\n");
     for t in &schema.tables {
         render_spec_table(&mut y, t);

@@ -1,7 +1,7 @@
 //! `replgen introspect`: read a live database's catalog and print schema.yaml for its tables.
 
 use postgres::{Client, NoTls};
-use replgen_schema::SqlType;
+use replgen_schema::{EnumType, SqlType};
 
 /// One introspected table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +27,28 @@ const TABLES: &str = "
 SELECT n.nspname::text, c.relname::text, c.oid
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE (c.relkind = 'p' OR (c.relkind = 'r' AND NOT c.relispartition))
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'replgen')
   AND n.nspname NOT LIKE 'pg\\_toast%'
   AND n.nspname NOT LIKE 'pg\\_temp\\_%'
 ORDER BY 1, 2";
 
 const COLUMNS: &str = "
-SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+    a.attgenerated <> ''
 FROM pg_catalog.pg_attribute a
-WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum";
+
+/// Every partition (at any level) with the partitioned table at the root of its tree.
+const PARTITIONS: &str = "
+SELECT n.nspname::text, c.relname::text, rn.nspname::text, r.relname::text
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_class r ON r.oid = pg_catalog.pg_partition_root(c.oid)
+JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+WHERE c.relispartition AND c.relkind IN ('r', 'p')
+ORDER BY 1, 2";
 
 const KEY: &str = "
 SELECT a.attname::text
@@ -79,18 +90,19 @@ pub fn read_tables(
         if filter && named.is_none() {
             continue;
         }
-        let columns = client
-            .query(COLUMNS, &[&oid])
-            .map_err(db)?
-            .into_iter()
-            .map(|r| {
-                (
-                    r.get::<_, String>(0),
-                    r.get::<_, String>(1),
-                    r.get::<_, bool>(2),
-                )
-            })
-            .collect();
+        let mut columns = Vec::new();
+        for r in client.query(COLUMNS, &[&oid]).map_err(db)? {
+            let column: String = r.get(0);
+            // A replica cannot be written a generated column's value; it computes its own.
+            if r.get::<_, bool>(3) {
+                warnings.push(format!(
+                    "leaving out generated column {schema}.{name}.{column}: a generated column \
+                     cannot be replicated (define it on the mirror if it needs one)"
+                ));
+                continue;
+            }
+            columns.push((column, r.get::<_, String>(1), r.get::<_, bool>(2)));
+        }
         let key: Vec<String> = client
             .query(KEY, &[&oid])
             .map_err(db)?
@@ -119,12 +131,60 @@ pub fn read_tables(
             key,
         });
     }
+    // Partitions replicate through their partitioned table: each one left out is named.
+    for r in client.query(PARTITIONS, &[]).map_err(db)? {
+        let (ps, pn, rs, rn): (String, String, String, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        if out.iter().any(|t| t.schema == rs && t.name == rn) {
+            warnings.push(format!(
+                "leaving out partition {ps}.{pn}: its rows replicate as rows of the partitioned \
+                 table {rs}.{rn}"
+            ));
+        }
+    }
     if let Some((_, _, w)) = wanted.first() {
         return Err(IntrospectError::Invalid(format!(
             "table {w} does not exist (or is not an ordinary table)"
         )));
     }
     Ok((out, warnings))
+}
+
+/// The enum types the columns of these tables use (arrays of them included), with their labels in
+/// sort order: what `mirror init` creates on a mirror that lacks them.
+const ENUMS: &str = "
+SELECT DISTINCT n.nspname::text, t.typname::text,
+    (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e
+     WHERE e.enumtypid = t.oid)
+FROM unnest($1::text[], $2::text[]) AS r(schema_name, table_name)
+JOIN pg_catalog.pg_namespace rn ON rn.nspname = r.schema_name
+JOIN pg_catalog.pg_class c ON c.relnamespace = rn.oid AND c.relname = r.table_name
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    AND a.attgenerated = ''
+JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
+JOIN pg_catalog.pg_type t
+    ON t.oid = CASE WHEN at.typcategory = 'A' THEN at.typelem ELSE at.oid END
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'e'
+ORDER BY 1, 2";
+
+/// The enum types (with labels) that the columns of `tables` use.
+pub fn read_enums(url: &str, tables: &[DbTable]) -> Result<Vec<EnumType>, IntrospectError> {
+    let mut client = Client::connect(url, NoTls)
+        .map_err(|e| IntrospectError::Database(format!("cannot connect to the database: {e}")))?;
+    let schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let rows = client
+        .query(ENUMS, &[&schemas, &names])
+        .map_err(|e| IntrospectError::Database(format!("cannot read the enum types: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EnumType {
+            schema: r.get(0),
+            name: r.get(1),
+            labels: r.get::<_, Option<Vec<String>>>(2).unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// A YAML scalar: plain when that reads back as the same string, double-quoted otherwise.
@@ -174,8 +234,16 @@ pub fn written_name(schema: &str, name: &str) -> String {
     }
 }
 
-/// The schema.yaml text for these tables (ids 1.. in (schema, name) order).
-pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
+/// A type as schema.yaml writes it: the canonical spelling when replgen knows the type,
+/// format_type's otherwise.
+pub fn canonical_type(ty: &str) -> String {
+    SqlType::parse(ty)
+        .map(|t| t.ddl())
+        .unwrap_or_else(|_| ty.to_string())
+}
+
+/// The schema.yaml text for these tables (ids 1.. in (schema, name) order) and enum types.
+pub fn render_yaml(tables: &[DbTable], types: &[EnumType], schema_version: u32) -> String {
     let mut tables: Vec<&DbTable> = tables.iter().collect();
     tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
     let mut y = String::new();
@@ -183,18 +251,13 @@ pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
         "# replgen schema, written by `replgen introspect`; ids are stable: never reuse one.\n",
     );
     y.push_str(&format!("schema_version: {schema_version}\n"));
+    render_types(&mut y, types);
     y.push_str("tables:\n");
     for (i, t) in tables.iter().enumerate() {
         let columns: Vec<(String, String, bool)> = t
             .columns
             .iter()
-            .map(|(name, ty, nullable)| {
-                // Canonical spelling when replgen knows the type, format_type's otherwise.
-                let ty = SqlType::parse(ty)
-                    .map(|t| t.ddl())
-                    .unwrap_or_else(|_| ty.clone());
-                (name.clone(), ty, *nullable)
-            })
+            .map(|(name, ty, nullable)| (name.clone(), canonical_type(ty), *nullable))
             .collect();
         render_table(
             &mut y,
@@ -205,6 +268,22 @@ pub fn render_yaml(tables: &[DbTable], schema_version: u32) -> String {
         );
     }
     y
+}
+
+/// The `types:` section for these enum definitions (nothing when there are none).
+pub fn render_types(y: &mut String, types: &[EnumType]) {
+    if types.is_empty() {
+        return;
+    }
+    y.push_str("types:\n");
+    for e in types {
+        let labels: Vec<String> = e.labels.iter().map(|l| yaml_scalar(l)).collect();
+        y.push_str(&format!(
+            "  {}: {{ enum: [{}] }}\n",
+            yaml_scalar(&e.written()),
+            labels.join(", ")
+        ));
+    }
 }
 
 /// One entry of a schema.yaml `tables:` list: id, name, key and columns as

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod history;
 pub mod introspect;
+pub mod merge;
 pub mod rust;
 pub mod sql;
 

@@ -62,8 +62,15 @@ struct IntrospectArgs {
     #[arg(long, value_delimiter = ',')]
     tables: Vec<String>,
     /// The schema_version to write.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), conflicts_with = "merge")]
     schema_version: u32,
+    /// Merge with this existing schema.yaml: its tables keep their ids and chosen columns, new
+    /// tables get fresh ids, schema_version, `migrations:` and `retired_ids:` are kept.
+    #[arg(long, value_name = "SCHEMA_YAML")]
+    merge: Option<PathBuf>,
+    /// With --merge: also add the columns of the spec's tables that the spec does not list.
+    #[arg(long, requires = "merge")]
+    add_columns: bool,
 }
 
 fn build(args: &OutArgs) -> Result<std::collections::BTreeMap<PathBuf, Vec<u8>>, ExitCode> {
@@ -142,6 +149,7 @@ fn run(cli: Cli) -> ExitCode {
             );
             ExitCode::from(1)
         }
+        Command::Introspect(args) if args.merge.is_some() => merge(&args),
         Command::Introspect(args) => match introspect::read_tables(&args.db, &args.tables) {
             Ok((tables, warnings)) => {
                 for w in warnings {
@@ -153,7 +161,17 @@ fn run(cli: Cli) -> ExitCode {
                     );
                     return ExitCode::from(1);
                 }
-                print!("{}", introspect::render_yaml(&tables, args.schema_version));
+                let types = match introspect::read_enums(&args.db, &tables) {
+                    Ok(types) => types,
+                    Err(IntrospectError::Database(e) | IntrospectError::Invalid(e)) => {
+                        eprintln!("replgen: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
+                print!(
+                    "{}",
+                    introspect::render_yaml(&tables, &types, args.schema_version)
+                );
                 ExitCode::SUCCESS
             }
             Err(IntrospectError::Database(e)) => {
@@ -166,6 +184,66 @@ fn run(cli: Cli) -> ExitCode {
             }
         },
     }
+}
+
+/// `introspect --merge`: the spec's tables re-read from the database, new tables added.
+fn merge(args: &IntrospectArgs) -> ExitCode {
+    let path = args.merge.as_ref().expect("merge mode");
+    let spec = match replgen_schema::load(path) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!(
+                "replgen: {} is invalid; nothing was merged.",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let (tables, mut warnings) = match introspect::read_tables(&args.db, &[]) {
+        Ok(read) => read,
+        Err(IntrospectError::Database(e)) => {
+            eprintln!("replgen: {e}");
+            return ExitCode::from(1);
+        }
+        Err(IntrospectError::Invalid(e)) => {
+            eprintln!("replgen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = replgen::merge::MergeOptions {
+        add_columns: args.add_columns,
+        only: args.tables.clone(),
+    };
+    let types = match introspect::read_enums(&args.db, &tables) {
+        Ok(types) => types,
+        Err(IntrospectError::Database(e) | IntrospectError::Invalid(e)) => {
+            eprintln!("replgen: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let merged = match replgen::merge::merge(&spec, &tables, &types, &opts) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("replgen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    warnings.extend(merged.warnings);
+    // A changed layout needs a new schema_version before `generate` accepts it.
+    match replgen_schema::parse_str(&merged.yaml, "the merged schema") {
+        Ok(new) if new.fingerprint() != spec.fingerprint() => warnings.push(format!(
+            "the merged layout differs from {}'s: bump schema_version before `replgen generate`",
+            path.display()
+        )),
+        Ok(_) => {}
+        Err(e) => warnings.push(format!("the merged schema is not valid yet: {e}")),
+    }
+    for w in warnings {
+        eprintln!("replgen: warning: {w}");
+    }
+    print!("{}", merged.yaml);
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {

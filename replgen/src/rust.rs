@@ -42,6 +42,7 @@ pub fn module(
         let version = Literal::u32_unsuffixed(layout.schema.schema_version);
         let fingerprint = layout.schema.fingerprint();
         let name = ident(&format!("layout_v{}", layout.schema.schema_version));
+        let enums = enum_defs(layout.schema);
         let doc = format!(
             " The layout of schema_version {}, kept so this binary applies that version's packets.",
             layout.schema.schema_version
@@ -55,6 +56,7 @@ pub fn module(
                     version: #version,
                     fingerprint: #fingerprint,
                     tables: &[#(#refs,)*],
+                    enums: &[#(#enums,)*],
                     install_sql: "",
                     uninstall_sql: "",
                     earlier: &[],
@@ -65,6 +67,7 @@ pub fn module(
     }
     let version = Literal::u32_unsuffixed(schema.schema_version);
     let fingerprint = schema.fingerprint();
+    let enums = enum_defs(schema);
     items.push(quote! {
         /// The replicated layout: every table, sorted by id, the capture migrations, and every
         /// earlier layout.
@@ -72,6 +75,7 @@ pub fn module(
             version: #version,
             fingerprint: #fingerprint,
             tables: &[#(#table_refs,)*],
+            enums: &[#(#enums,)*],
             install_sql: include_str!(#install_path),
             uninstall_sql: include_str!(#uninstall_path),
             earlier: &[#(#earlier_refs,)*],
@@ -80,6 +84,18 @@ pub fn module(
     let tokens = quote!(#(#items)*);
     let file: syn::File = syn::parse2(tokens).map_err(GenerateError::RustModule)?;
     Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
+}
+
+/// The enum types `schema` defines (`types:`), as `EnumDef`s.
+fn enum_defs(schema: &Schema) -> Vec<TokenStream> {
+    schema
+        .types
+        .iter()
+        .map(|e| {
+            let (s, n, labels) = (&e.schema, &e.name, &e.labels);
+            quote!(replgen_runtime::def::EnumDef { schema: #s, name: #n, labels: &[#(#labels,)*] })
+        })
+        .collect()
 }
 
 /// One struct per table of `schema`, derived against the file `source` names, and the

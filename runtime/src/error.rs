@@ -243,6 +243,29 @@ pub enum Error {
         objects.join("; ")
     )]
     ReplicaHazards { objects: Vec<String> },
+    /// `init` on a database that already has relations named like replicated tables.
+    #[error(
+        "the database already has {}: {}. `init` creates the replicated tables only on a database that has \
+         none of them, and created nothing; drop them, or create the missing ones by hand",
+        if tables.len() == 1 { "one of the replicated tables" } else { "some of the replicated tables" },
+        tables.join(", ")
+    )]
+    InitTablesExist { tables: Vec<String> },
+    /// `init` found column types the database does not have and the layout cannot create.
+    #[error(
+        "the database lacks {} the replicated tables use: {}. Create {} (CREATE TYPE, CREATE DOMAIN or \
+         CREATE EXTENSION, as on the master) and run `init` again; nothing was created",
+        if types.len() == 1 { "a type" } else { "types" },
+        types.join("; "),
+        if types.len() == 1 { "it" } else { "them" }
+    )]
+    InitMissingTypes { types: Vec<String> },
+    /// An enum the layout defines exists on the mirror in another shape.
+    #[error(
+        "type {name} is defined in schema.yaml as an enum, but {reason}; `init` created nothing (drop \
+         the type, or add the labels with ALTER TYPE ... ADD VALUE)"
+    )]
+    InitEnumDiffers { name: String, reason: String },
     /// The replica's database refused a row the codec accepted (a constraint, a type).
     #[error("{what}: the replica refused a row: {reason}")]
     RowRefused { what: String, reason: String },

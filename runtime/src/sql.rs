@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use minijinja::{context, Environment, UndefinedBehavior, Value};
 use replgen_schema::capture;
 
-use crate::def::{ColumnDef, TableDef};
+use crate::def::{ColumnDef, EnumDef, TableDef};
 
 /// Every template in `runtime/templates/`, embedded by name.
 macro_rules! templates {
@@ -16,22 +16,27 @@ macro_rules! templates {
 }
 
 const TEMPLATES: &[(&str, &str)] = templates![
+    "add_enum_label",
     "all_null",
     "analyze",
     "apply_mode",
     "bucket_rows",
     "capture_installed",
     "consume_log",
+    "create_enum",
+    "create_schema",
     "create_table",
     "drop_table",
     "dump_plan",
     "dump_table",
     "empty_table",
+    "enum_labels",
     "export_table",
     "feed_identity",
     "forget_feed",
     "has_rows",
     "import_copy",
+    "init_survey",
     "last_cut",
     "live_columns",
     "lock_tables",
@@ -83,7 +88,6 @@ pub fn quote_literal(text: &str) -> String {
 
 /// The context a table's templates see.
 pub fn table_context(t: &TableDef) -> Value {
-    let column = |name: &str| context! { q => quote_ident(name) };
     context! {
         id => t.id,
         schema_q => quote_ident(t.schema),
@@ -93,14 +97,20 @@ pub fn table_context(t: &TableDef) -> Value {
         log => capture::change_log_qualified(t.id),
         stage => quote_ident(&format!("replgen_stage_{}", t.id)),
         columns => t.columns.iter().map(column_context).collect::<Vec<_>>(),
-        key => t.key_columns().map(|c| column(c.name)).collect::<Vec<_>>(),
+        key => t.key_columns().map(column_context).collect::<Vec<_>>(),
         op => quote_ident(&op_column(t)),
     }
 }
 
-/// A column as templates see it: quoted name, SQL type, nullability.
+/// A column as templates see it: quoted name, the layout's canonical SQL type (for DDL), and
+/// nullability.
 pub fn column_context(c: &ColumnDef) -> Value {
-    context! { q => quote_ident(c.name), type => c.sql_type, nullable => c.nullable }
+    context! {
+        q => quote_ident(c.name),
+        type => c.sql_type,
+        nullable => c.nullable,
+        not_null => !c.nullable,
+    }
 }
 
 /// The staging table's operation column: `replgen_op`, or `replgen_op_2`, ... when the table
@@ -171,6 +181,40 @@ pub fn apply_mode(pg15: bool) -> String {
     render("apply_mode", context! { pg15 => pg15 })
 }
 
+/// `CREATE SCHEMA` for one schema (namespace), quoted.
+pub fn create_schema(name: &str) -> String {
+    render("create_schema", context! { q => quote_ident(name) })
+}
+
+/// `CREATE TYPE ... AS ENUM` for an enum the layout defines.
+pub fn create_enum(e: &EnumDef) -> String {
+    render(
+        "create_enum",
+        context! {
+            qname => capture::qualified_name(e.schema, e.name),
+            labels => e.labels.iter().map(|l| quote_literal(l)).collect::<Vec<_>>(),
+        },
+    )
+}
+
+/// Adds `label` to an existing enum, placed after `after` (or before `before`).
+pub fn add_enum_label(
+    e: &EnumDef,
+    label: &str,
+    after: Option<&str>,
+    before: Option<&str>,
+) -> String {
+    render(
+        "add_enum_label",
+        context! {
+            qname => capture::qualified_name(e.schema, e.name),
+            label => quote_literal(label),
+            after => after.map(quote_literal),
+            before => before.map(quote_literal),
+        },
+    )
+}
+
 /// Renders a template without parameters.
 pub fn plain(template: &str) -> String {
     render(template, context! {})
@@ -193,7 +237,6 @@ pub const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::def::ColumnDef;
 
     #[test]
     fn the_staging_op_column_never_takes_a_replicated_columns_name() {
@@ -252,6 +295,7 @@ mod tests {
                 keys => vec![context! { q => "\"id\"", wrap => "" }],
                 rel => "\"p\"",
                 kind => 3,
+                q => "\"s\"", qname => "\"s\".\"e\"", labels => vec!["'a'"], label => "'b'", after => "'a'",
             };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");

@@ -1,4 +1,4 @@
-//! The mirror binary's command line: `install`, `uninstall`, `dump`, `export`, `import`,
+//! The mirror binary's command line: `install`, `uninstall`, `dump`, `export`, `init`, `import`,
 //! `apply`, `status`. A user's `main` is one call: `replgen_runtime::cli::main(&SCHEMA)`.
 
 use std::io::IsTerminal;
@@ -187,6 +187,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         sign_key: Vec<std::path::PathBuf>,
     },
+    /// Creates the replicated tables (and their schemas) on a new mirror's empty database.
+    Init(DbArg),
     /// Loads the feed's latest export into an empty replica and sets its position.
     Import {
         #[command(flatten)]
@@ -321,6 +323,24 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 "key {id}: secret key {} (keep it private), public key {}",
                 secret_key.display(),
                 public_key.display()
+            );
+            Ok(())
+        }
+        Command::Init(DbArg { db }) => {
+            let mut client = db::connect(&db)?;
+            let summary = crate::replica::init(&mut client, schema)?;
+            let schemas = if summary.schemas.is_empty() {
+                String::new()
+            } else {
+                format!(" and schemas {}", summary.schemas.join(", "))
+            };
+            let enums = match summary.enums {
+                0 => String::new(),
+                n => format!(", {n} enum type{}", if n == 1 { "" } else { "s" }),
+            };
+            println!(
+                "created {} tables{schemas}{enums} (schema_version {}); next, `import` the feed's export",
+                summary.tables, schema.version
             );
             Ok(())
         }

@@ -206,6 +206,18 @@ impl Replica {
             }
         }
 
+        // An upgrade's new enum labels are committed first (see `upgrade::add_enum_labels`).
+        if let Some(p) = position::read(&mut self.client)? {
+            let at = super::layout_of(
+                schema,
+                p.schema_version,
+                &p.fingerprint,
+                "the replica's position",
+            )?;
+            if at.version < layout.version {
+                upgrade::add_enum_labels(&mut self.client, at, layout)?;
+            }
+        }
         let mut tx = super::begin(&mut self.client, schema, self.mode)?;
         let locked = position::lock(&mut tx)?;
         let at = locked.as_ref().map_or(0, |l| l.serial);

@@ -1,9 +1,12 @@
 //! The replica side: [`apply`] verifies packets and applies them in serial order, each with the
 //! position in one transaction; [`import`] loads an export into empty tables; [`position`] is
-//! the small state a replica keeps; [`rows`] checks and stages the lines of both.
+//! the small state a replica keeps; [`rows`] checks and stages the lines of both; [`init`] creates
+//! a new mirror's tables with the DDL of [`ddl`].
 
 mod apply;
+pub mod ddl;
 mod import;
+mod init;
 mod position;
 mod rows;
 mod upgrade;
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use postgres::{Client, GenericClient, Transaction};
 
 pub use apply::ApplySummary;
+pub use init::{init, InitSummary};
 pub use position::Position;
 
 use crate::db::{self, LOCK_REPLICA};

@@ -33,11 +33,26 @@ pub(super) fn before_rows(
 ) -> Result<Pending> {
     let changes = layout_change::diff(from, to);
     check_reloads(&changes, reload, what)?;
-    check_blockers(tx, &changes, keep_dropped, what)?;
+    check_blockers(tx, &changes, to, keep_dropped, what)?;
     let mut pending = Pending {
         emptied: HashSet::new(),
         after: Vec::new(),
     };
+    // Enum types the new layout defines and the old did not, before the tables that use them.
+    for e in to.enums {
+        if !from
+            .enums
+            .iter()
+            .any(|f| (f.schema, f.name) == (e.schema, e.name))
+        {
+            tx.batch_execute(&format!(
+                "{}{}",
+                super::ddl::create_schema(e.schema),
+                super::ddl::create_enum(e)
+            ))
+            .context(|| format!("cannot create the enum type {}.{}", e.schema, e.name))?;
+        }
+    }
     for change in &changes {
         match change {
             TableChange::Dropped(table) => {
@@ -46,7 +61,8 @@ pub(super) fn before_rows(
                 }
             }
             TableChange::Added(table) => {
-                run(tx, &sql::for_table("create_table", table), table)?;
+                run(tx, &super::ddl::create_schema(table.schema), table)?;
+                run(tx, &super::ddl::create_table(table), table)?;
                 pending.emptied.insert(table.id);
             }
             TableChange::Changed(c) => {
@@ -107,6 +123,41 @@ pub(super) fn before_rows(
     Ok(pending)
 }
 
+/// Labels the new layout adds to enum types both layouts define, each committed on its own
+/// before the boundary packet's transaction (PostgreSQL cannot use a label added in the same
+/// transaction). Adding a label changes no row, so doing it early is harmless.
+pub(super) fn add_enum_labels(
+    client: &mut postgres::Client,
+    from: &'static SchemaDef,
+    to: &'static SchemaDef,
+) -> Result<()> {
+    for e in to.enums {
+        let Some(old) = from
+            .enums
+            .iter()
+            .find(|f| (f.schema, f.name) == (e.schema, e.name))
+        else {
+            continue;
+        };
+        for (i, label) in e.labels.iter().enumerate() {
+            if old.labels.contains(label) {
+                continue;
+            }
+            let after = i.checked_sub(1).map(|p| e.labels[p]);
+            let before = e.labels.get(i + 1).copied().filter(|_| after.is_none());
+            client
+                .batch_execute(&sql::add_enum_label(e, label, after, before))
+                .context(|| {
+                    format!(
+                        "cannot add label {label} to the enum type {}.{}",
+                        e.schema, e.name
+                    )
+                })?;
+        }
+    }
+    Ok(())
+}
+
 /// After the rows: NOT NULL where the new layout wants it, and a changed primary key.
 pub(super) fn after_rows(tx: &mut Transaction, pending: Pending) -> Result<()> {
     for (table, statements) in pending.after {
@@ -164,6 +215,7 @@ fn check_reloads(changes: &[TableChange], reload: &[u32], what: &str) -> Result<
 fn check_blockers(
     tx: &mut Transaction,
     changes: &[TableChange],
+    to: &'static SchemaDef,
     keep_dropped: bool,
     what: &str,
 ) -> Result<()> {
@@ -192,6 +244,13 @@ fn check_blockers(
             }
         }
     }
+    // The enum types the new layout defines are created by the upgrade itself.
+    types.retain(|t| {
+        let element = super::ddl::element_type(t);
+        !to.enums
+            .iter()
+            .any(|e| element == e.name || element == format!("{}.{}", e.schema, e.name))
+    });
     types.sort_unstable();
     types.dedup();
     let blockers: Vec<String> = tx

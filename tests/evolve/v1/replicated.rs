@@ -33,6 +33,7 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
         <Tag as replgen_runtime::Replicated>::TABLE,
         <Note as replgen_runtime::Replicated>::TABLE,
     ],
+    enums: &[],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
     earlier: &[],

@@ -10,3 +10,4 @@ UPDATE tag SET id = id + 100000 WHERE id % 17 = 0;
 CREATE SCHEMA storage;
 ALTER TABLE shelf SET SCHEMA storage;
 ALTER TABLE storage.shelf ADD COLUMN floor smallint NOT NULL DEFAULT 1;
+ALTER TYPE mood ADD VALUE 'great';

@@ -17,6 +17,7 @@ pub struct Tag {
     pub id: i64,
     pub label: String,
     pub color: Option<String>,
+    pub mood: Option<replgen_runtime::types::PgText>,
 }
 /// Table 4 `storage.shelf`.
 #[derive(Debug, Clone, PartialEq, replgen_runtime::Replicated)]
@@ -72,6 +73,7 @@ pub mod layout_v1 {
             <Tag as replgen_runtime::Replicated>::TABLE,
             <Note as replgen_runtime::Replicated>::TABLE,
         ],
+        enums: &[],
         install_sql: "",
         uninstall_sql: "",
         earlier: &[],
@@ -105,6 +107,7 @@ pub mod layout_v2 {
         pub id: i32,
         pub label: String,
         pub color: Option<String>,
+        pub mood: Option<replgen_runtime::types::PgText>,
     }
     /// Table 4 `public.shelf`.
     #[derive(Debug, Clone, PartialEq, replgen_runtime::Replicated)]
@@ -119,11 +122,18 @@ pub mod layout_v2 {
     }
     pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
         version: 2,
-        fingerprint: "08eb23bb0a952cdf4f979a982b173bf5e582b64917d9003b40b583bafa003dd5",
+        fingerprint: "dd2ec468c0958312d7fd9d39763d929aaf87a53ce71d114015744e3c56fe6f96",
         tables: &[
             <Item as replgen_runtime::Replicated>::TABLE,
             <Tag as replgen_runtime::Replicated>::TABLE,
             <Shelf as replgen_runtime::Replicated>::TABLE,
+        ],
+        enums: &[
+            replgen_runtime::def::EnumDef {
+                schema: "public",
+                name: "mood",
+                labels: &["sad", "ok"],
+            },
         ],
         install_sql: "",
         uninstall_sql: "",
@@ -134,11 +144,18 @@ pub mod layout_v2 {
 /// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 3,
-    fingerprint: "7d7b2722e47955cfd07dc5a3c202cb2877e4f8d3b3f6743cf5f43f335f148ac7",
+    fingerprint: "7adb7a729714a62d4e4b419c9d55992bb5d08484263231d4e55c6ac628cfc5d5",
     tables: &[
         <Item as replgen_runtime::Replicated>::TABLE,
         <Tag as replgen_runtime::Replicated>::TABLE,
         <Shelf as replgen_runtime::Replicated>::TABLE,
+    ],
+    enums: &[
+        replgen_runtime::def::EnumDef {
+            schema: "public",
+            name: "mood",
+            labels: &["sad", "ok", "great"],
+        },
     ],
     install_sql: include_str!("migrations/V3__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),

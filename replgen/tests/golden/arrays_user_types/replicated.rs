@@ -54,10 +54,22 @@ pub struct ByEnum {
 /// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 1,
-    fingerprint: "977ea61a68c6298a3e8f2b5589bbb3d80810d996fd7f48ef58e85939a80e0f20",
+    fingerprint: "4e55d5f77768ee98f5b81aabc850d444921ad526887aba083eae043cfbd29092",
     tables: &[
         <Everything as replgen_runtime::Replicated>::TABLE,
         <ByEnum as replgen_runtime::Replicated>::TABLE,
+    ],
+    enums: &[
+        replgen_runtime::def::EnumDef {
+            schema: "musicbrainz",
+            name: "fluency",
+            labels: &["basic", "native"],
+        },
+        replgen_runtime::def::EnumDef {
+            schema: "public",
+            name: "mood",
+            labels: &["sad", "it's ok", "NULL", ""],
+        },
     ],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),

@@ -35,6 +35,7 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
         <ArtistCreditName as replgen_runtime::Replicated>::TABLE,
         <Iso31662 as replgen_runtime::Replicated>::TABLE,
     ],
+    enums: &[],
     install_sql: include_str!("migrations/V3__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
     earlier: &[],

@@ -43,6 +43,7 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
         <MusicbrainzArtist as replgen_runtime::Replicated>::TABLE,
         <EditorNote as replgen_runtime::Replicated>::TABLE,
     ],
+    enums: &[],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
     earlier: &[],

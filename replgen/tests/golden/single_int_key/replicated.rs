@@ -19,6 +19,7 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 1,
     fingerprint: "9a926c84505842406144815796535e99f82a5ef697d33e7cec86441ee2fc2942",
     tables: &[<Artist as replgen_runtime::Replicated>::TABLE],
+    enums: &[],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
     earlier: &[],

@@ -25,6 +25,7 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 2,
     fingerprint: "2505acfce7b69fdceac012f4c8c1affe5534ed678fe3f7677fce1f70840bbf9f",
     tables: &[<OddTable as replgen_runtime::Replicated>::TABLE],
+    enums: &[],
     install_sql: include_str!("migrations/V2__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
     earlier: &[],

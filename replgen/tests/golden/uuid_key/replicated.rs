@@ -18,6 +18,7 @@ pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 1,
     fingerprint: "3992a9eba2956791a26f3fd54478fb373e9b68788b24014c5ec31fbc9005f5a0",
     tables: &[<ArtistGidRedirect as replgen_runtime::Replicated>::TABLE],
+    enums: &[],
     install_sql: include_str!("migrations/V1__replgen_capture.sql"),
     uninstall_sql: include_str!("migrations/uninstall/replgen_uninstall.sql"),
     earlier: &[],

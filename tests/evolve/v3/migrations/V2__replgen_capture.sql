@@ -41,7 +41,7 @@ INSERT INTO "replgen"."registry" (table_id, schema_name, table_name, key_columns
     (4, 'public', 'shelf', ARRAY['id']::text[]);
 
 INSERT INTO "replgen"."meta" (id, schema_version, fingerprint)
-VALUES (true, 2, '08eb23bb0a952cdf4f979a982b173bf5e582b64917d9003b40b583bafa003dd5')
+VALUES (true, 2, 'dd2ec468c0958312d7fd9d39763d929aaf87a53ce71d114015744e3c56fe6f96')
 ON CONFLICT (id) DO UPDATE SET schema_version = EXCLUDED.schema_version, fingerprint = EXCLUDED.fingerprint;
 
 -- The capture triggers of one relation of a partitioned replicated table (the table itself or

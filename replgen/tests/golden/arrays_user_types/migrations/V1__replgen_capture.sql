@@ -40,7 +40,7 @@ INSERT INTO "replgen"."registry" (table_id, schema_name, table_name, key_columns
     (2, 'public', 'by_enum', ARRAY['mood', 'day']::text[]);
 
 INSERT INTO "replgen"."meta" (id, schema_version, fingerprint)
-VALUES (true, 1, '977ea61a68c6298a3e8f2b5589bbb3d80810d996fd7f48ef58e85939a80e0f20')
+VALUES (true, 1, '4e55d5f77768ee98f5b81aabc850d444921ad526887aba083eae043cfbd29092')
 ON CONFLICT (id) DO UPDATE SET schema_version = EXCLUDED.schema_version, fingerprint = EXCLUDED.fingerprint;
 
 -- The capture triggers of one relation of a partitioned replicated table (the table itself or
