@@ -217,6 +217,13 @@ pub enum Error {
     /// Something in the feed folder the dumper did not make (a symlink, a file for a folder).
     #[error("{path}: {reason}; refusing to use it (remove it if nothing needs it)")]
     UnsafeFeedPath { path: String, reason: String },
+    /// `status --max-lag`: the replica is further behind than allowed.
+    #[error("replica is {behind} (at packet {serial}), beyond --max-lag {max}")]
+    LagBeyond {
+        behind: String,
+        serial: u64,
+        max: String,
+    },
 }
 
 impl Error {

@@ -107,6 +107,11 @@ impl Master {
         Ok(master)
     }
 
+    /// The serial of the newest packet cut (0 before the first).
+    pub fn last_serial(&mut self) -> Result<u64> {
+        cut::last_cut(&mut self.client).map(|(serial, _)| serial)
+    }
+
     /// Rewrites index.xml from replgen.cuts and replgen.exports.
     pub fn write_index(&mut self) -> Result<()> {
         let keep = self.opts.keep.max(1) as i64;

@@ -29,6 +29,9 @@ pub struct ApplySummary {
     pub from: u64,
     pub to: u64,
     pub seconds: f64,
+    /// The newest packet the index lists, and when it was cut.
+    pub newest: Option<u64>,
+    pub newest_created: Option<String>,
 }
 
 /// What the next packet must name: the feed the replica follows and the sha256 of the packet
@@ -72,6 +75,8 @@ impl Replica {
         let mut summary = ApplySummary {
             from: current,
             to: current,
+            newest,
+            newest_created: index.packets.last().map(|p| p.timestamp.clone()),
             ..Default::default()
         };
         match newest {
