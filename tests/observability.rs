@@ -446,3 +446,72 @@ fn version_and_help() {
     assert!(text.contains("--max-lag <DURATION>"), "{text}");
     assert!(text.contains("--log-format"), "{text}");
 }
+
+/// Runs mirror on a pseudo-terminal (util-linux `script`): what a person watching sees.
+fn on_a_terminal(args: &[&str]) -> (bool, String) {
+    let quoted: Vec<String> = std::iter::once(common::mirror_bin())
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux `script` runs a command on a pseudo-terminal");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn one_big_packet_shows_rows_progress_on_a_terminal_and_none_on_a_pipe() {
+    let env = Env::new("progress");
+    let rows = 20_000;
+    env.connect_master()
+        .batch_execute(&format!(
+            "INSERT INTO artist (id, gid, name, sort_name) \
+             SELECT i, md5(i::text)::uuid, 'A' || i, 'A' || i FROM generate_series(1, {rows}) i"
+        ))
+        .unwrap();
+    env.dump();
+    // Piped (as every test runs it): the result line, no bar.
+    let piped = env.mirror(&["apply", "--db", &env.replica, "--from", env.feed()]);
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !stderr.contains(" rows,") && !stderr.contains('\x1b'),
+        "{stderr}"
+    );
+
+    // A second replica, applied on a terminal: one packet, and a bar over its rows.
+    let replica = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name("progress_tty"));
+    common::psql_file(&replica, &common::root().join("tables.sql"));
+    let (ok, screen) = on_a_terminal(&["apply", "--db", &replica, "--from", env.feed()]);
+    assert!(ok, "{screen}");
+    assert!(screen.contains(&format!("{rows}/{rows} rows")), "{screen}");
+    assert!(screen.contains("applied packets 1..=1"), "{screen}");
+    // -q: no bar even on a terminal.
+    let again = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name("progress_q"));
+    common::psql_file(&again, &common::root().join("tables.sql"));
+    let (ok, screen) = on_a_terminal(&["-q", "apply", "--db", &again, "--from", env.feed()]);
+    assert!(ok, "{screen}");
+    assert!(!screen.contains(" rows,"), "{screen}");
+    // An export on a terminal counts its rows too.
+    let (ok, screen) = on_a_terminal(&["export", "--db", &env.master, "--out", env.feed()]);
+    assert!(ok, "{screen}");
+    assert!(screen.contains(" rows, "), "{screen}");
+    // And an import of that export, over the export's rows.
+    let fresh = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name("progress_import"));
+    common::psql_file(&fresh, &common::root().join("tables.sql"));
+    let (ok, screen) = on_a_terminal(&["import", "--db", &fresh, "--from", env.feed()]);
+    assert!(ok, "{screen}");
+    assert!(screen.contains(&format!("{rows}/{rows} rows")), "{screen}");
+}

@@ -31,6 +31,10 @@ pub(super) enum LogFormat {
 }
 
 impl LogArgs {
+    pub(super) fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub(super) fn json(&self) -> bool {
         self.log_format == LogFormat::Json
     }

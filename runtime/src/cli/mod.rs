@@ -1,7 +1,6 @@
 //! The mirror binary's command line: `install`, `uninstall`, `dump`, `export`, `import`,
 //! `apply`, `status`. A user's `main` is one call: `replgen_runtime::cli::main(&SCHEMA)`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -346,6 +345,7 @@ fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) -> bool {
 }
 
 fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
+    let show_progress = progress::wanted(cli.log.quiet());
     match cli.command {
         Command::Install(DbArg { db }) => {
             let mut client = db::connect(&db)?;
@@ -478,7 +478,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 new_feed,
             };
             let mut master = Master::connect(&db.db, schema, opts, false)?;
-            let export = master.export()?;
+            let bar = ProgressBar::start(&master.tally, show_progress);
+            let export = master.export();
+            bar.finish();
+            let export = export?;
             if let Some(serial) = export.cut {
                 println!("packet {serial}: cut together with the export");
             }
@@ -513,24 +516,18 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             println!("{}", replica.mode().describe());
             replica.stop = Arc::clone(&stop);
             let started = Instant::now();
-            // A bar over the tables when a person watches; the summary line either way.
-            let bar = std::io::stderr().is_terminal().then(|| {
-                let bar = indicatif::ProgressBar::new(schema.tables.len() as u64);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tables, {msg}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                bar
+            // A rows bar when a person watches; the summary line either way.
+            let bar = ProgressBar::start(&replica.tally, show_progress);
+            let mut tables = 0;
+            let imported = replica.import(&source, replace, |table, rows| {
+                tables += 1;
+                bar.message(format!(
+                    "{tables}/{} tables, {table}: {rows} rows",
+                    schema.tables.len()
+                ));
             });
-            let (serial, rows) = replica.import(&source, replace, |table, rows| {
-                if let Some(bar) = &bar {
-                    bar.inc(1);
-                    bar.set_message(format!("{table}: {rows} rows"));
-                }
-            })?;
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
+            bar.finish();
+            let (serial, rows) = imported?;
             println!(
                 "imported export {serial}: {rows} rows in {:.2} s; `apply` continues with packet {}",
                 started.elapsed().as_secs_f64(),
@@ -564,7 +561,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             // Following, the same failure is reported once, not at every poll.
             let mut last_error = String::new();
             loop {
-                let bar = ProgressBar::default();
+                let bar = ProgressBar::start(&replica.tally, show_progress);
                 let started = Instant::now();
                 let mut packet_started = Instant::now();
                 let result = replica.apply(&source, |done, total, entry| {
@@ -577,7 +574,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                     metrics.add("replgen_apply_rows_applied_total", &[], entry.rows as f64);
                     metrics.add("replgen_apply_bytes_applied_total", &[], entry.size as f64);
                     metrics.set("replgen_apply_position_serial", entry.serial as f64);
-                    bar.tick(done, total, entry.serial, entry.rows)
+                    bar.message(format!(
+                        "{done}/{total} packets applied (to {})",
+                        entry.serial
+                    ));
                 });
                 bar.finish();
                 if let Err(e) = &result {

@@ -64,6 +64,8 @@ pub struct Master {
     identity: FeedInfo,
     /// Whether this feed has published anything (then its folder must have an index).
     published: bool,
+    /// Rows written so far by a running export, for a progress display.
+    pub tally: std::sync::Arc<crate::tally::Tally>,
 }
 
 impl Master {
@@ -97,6 +99,7 @@ impl Master {
             feed,
             identity,
             published,
+            tally: Default::default(),
         };
         // A new feed replaces whatever the folder held; recovery writes its first index.
         if !master.opts.new_feed {

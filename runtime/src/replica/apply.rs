@@ -104,6 +104,7 @@ impl Replica {
             }
         }
         let total = pending.len() as u64;
+        self.tally.start(pending.iter().map(|p| p.rows).sum());
         for (i, entry) in pending.into_iter().enumerate() {
             if self.stop.load(Ordering::SeqCst) {
                 break;
@@ -200,6 +201,7 @@ impl Replica {
         let mut order: Vec<&'static TableDef> = Vec::new();
         let mut rows = 0u64;
         let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
+        let tally = std::sync::Arc::clone(&self.tally);
         let mut read =
             |line_buf: &mut Vec<u8>| next_staged_line(schema, entry, &mut reader, line_buf);
         // One COPY per run of lines of one table; statements run only between COPYs.
@@ -219,6 +221,7 @@ impl Replica {
                     reason: e.to_string(),
                 })?;
                 rows += 1;
+                tally.add(1, line_buf.len() as u64);
                 next = read(&mut line_buf)?;
                 if next.map(|t| t.id) != Some(table.id) {
                     break;
