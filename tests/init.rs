@@ -155,6 +155,7 @@ mod with_enum {
         }],
         install_sql: "",
         uninstall_sql: "",
+        earlier: &[],
     };
 }
 

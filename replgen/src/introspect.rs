@@ -65,9 +65,10 @@ pub fn read_tables(
     only: &[String],
 ) -> Result<(Vec<DbTable>, Vec<String>), IntrospectError> {
     let mut client = Client::connect(url, NoTls)
-        .map_err(|e| IntrospectError::Database(format!("cannot connect to the database: {e}")))?;
-    let db =
-        |e: postgres::Error| IntrospectError::Database(format!("cannot read the catalog: {e}"));
+        .map_err(|e| IntrospectError::Database(connect_error(url, &e)))?;
+    let db = |e: postgres::Error| {
+        IntrospectError::Database(format!("cannot read the catalog: {}", describe(&e)))
+    };
     client
         .batch_execute("SET search_path = \"$user\", public")
         .map_err(db)?;
@@ -322,4 +323,66 @@ pub fn render_spec_table(y: &mut String, t: &replgen_schema::Table) {
         .map(|c| (c.name.clone(), c.sql_type.ddl(), c.nullable))
         .collect();
     render_table(y, t.id, &t.written_name, &key, &columns);
+}
+
+/// Which server and database a connection failed to reach, and why in the server's (or the
+/// network's) words; never the password.
+fn connect_error(url: &str, e: &postgres::Error) -> String {
+    let target = match url.parse::<postgres::Config>() {
+        Ok(config) => {
+            let hosts: Vec<String> = config
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    postgres::config::Host::Tcp(name) => name.clone(),
+                    postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .collect();
+            let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+            format!(
+                "database {} on {}{}{}",
+                config.get_dbname().unwrap_or("(the user's default)"),
+                if hosts.is_empty() {
+                    "the default host".to_string()
+                } else {
+                    hosts.join(",")
+                },
+                if ports.is_empty() { "" } else { " port " },
+                ports.join(","),
+            )
+        }
+        Err(_) => "the database".to_string(),
+    };
+    format!(
+        "cannot connect to {}{}: {}",
+        target,
+        config_user(url),
+        describe(e)
+    )
+}
+
+fn config_user(url: &str) -> String {
+    url.parse::<postgres::Config>()
+        .ok()
+        .and_then(|c| c.get_user().map(|u| format!(" as user {u}")))
+        .unwrap_or_default()
+}
+
+/// `postgres::Error` displays only its kind ("db error"); the server's message and detail, or
+/// the I/O cause, are in its source.
+fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = db.message().to_string();
+        if let Some(detail) = db.detail() {
+            s.push_str(&format!(" (detail: {detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            s.push_str(&format!(" (hint: {hint})"));
+        }
+        return s;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }

@@ -249,3 +249,33 @@ fn merge(args: &IntrospectArgs) -> ExitCode {
 fn main() -> ExitCode {
     run(Cli::parse())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The path of every command and argument that has no help text.
+    fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let path = format!("{path} {}", cmd.get_name());
+        for arg in cmd.get_arguments() {
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path} --{}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                out.push(format!("{path} {}", sub.get_name()));
+            }
+            undocumented(sub, &path, out);
+        }
+    }
+
+    #[test]
+    fn every_command_and_flag_has_help() {
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        undocumented(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+}

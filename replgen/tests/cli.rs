@@ -187,3 +187,25 @@ fn introspect_generate_install_round_trip() {
     let out = replgen(d, &["introspect", "--db", &url, "--tables", "nope"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A database that does not exist: the message names it, its server and the server's words,
+/// and never the password given.
+#[test]
+fn introspect_of_a_missing_database_says_which_and_why() {
+    let cluster = Cluster::start();
+    let url = format!("{} password=s3cret", cluster.url("no_such_db"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = replgen(dir.path(), &["introspect", "--db", &url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("database no_such_db on ")
+            && stderr.contains(&format!("{}", cluster.socket_dir().display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("database \"no_such_db\" does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}

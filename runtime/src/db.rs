@@ -16,10 +16,21 @@ pub const LOCK_CUT: i32 = 2;
 pub const LOCK_REPLICA: i32 = 3;
 
 pub fn connect(db: &str) -> Result<Client> {
-    let mut client = Client::connect(db, NoTls).map_err(|source| Error::Db {
+    let cannot = |source| Error::Db {
         context: "cannot connect to the database".into(),
         source,
-    })?;
+    };
+    let mut config: postgres::Config = db.parse().map_err(cannot)?;
+    // The server's NOTICEs (`IF NOT EXISTS ... skipping` and the like) are detail, not news:
+    // debug lines, seen with -v (by default the postgres crate logs them at info).
+    config.notice_callback(|notice| {
+        tracing::debug!(
+            severity = notice.severity(),
+            "server said: {}",
+            notice.message()
+        )
+    });
+    let mut client = config.connect(NoTls).map_err(cannot)?;
     client
         .batch_execute(sql::SESSION_SETTINGS)
         .context(|| "cannot set the session's formats".into())?;

@@ -288,6 +288,13 @@ pub enum Error {
     /// A signing or trusted key file that cannot be used.
     #[error("key {path}: {reason}")]
     Key { path: String, reason: String },
+    /// `status --max-lag`: the replica is further behind than allowed.
+    #[error("replica is {behind} (at packet {serial}), beyond --max-lag {max}")]
+    LagBeyond {
+        behind: String,
+        serial: u64,
+        max: String,
+    },
 }
 
 impl Error {

@@ -20,6 +20,7 @@ pub mod replica;
 pub mod signing;
 pub mod source;
 pub mod sql;
+pub mod tally;
 
 pub use replgen_format::{changes, codec, def, index, manifest, packet, timefmt, types};
 pub use replgen_format::{ColumnDef, DecodeError, Replicated, SchemaDef, TableDef};

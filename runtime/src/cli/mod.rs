@@ -1,15 +1,18 @@
 //! The mirror binary's command line: `install`, `uninstall`, `dump`, `export`, `init`, `import`,
 //! `apply`, `status`. A user's `main` is one call: `replgen_runtime::cli::main(&SCHEMA)`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod duration;
+#[cfg(test)]
+mod help_tests;
+mod logging;
+mod metrics;
 mod progress;
 mod reconnect;
 mod status;
@@ -32,6 +35,8 @@ use crate::source::{FetchOptions, Source};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -163,6 +168,9 @@ enum Command {
         /// and new keys sign side by side), as index.xml.minisig.
         #[arg(long, value_name = "FILE")]
         sign_key: Vec<std::path::PathBuf>,
+        /// With --every: serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9187).
+        #[arg(long, value_name = "ADDR", requires = "every")]
+        metrics: Option<String>,
     },
     /// Writes a full copy of the replicated tables aligned with the packet sequence.
     Export {
@@ -210,6 +218,7 @@ enum Command {
     Apply {
         #[command(flatten)]
         db: DbArg,
+        /// The feed: a folder, file:// URL or http(s):// URL.
         #[arg(long)]
         from: String,
         /// Keep polling for new packets until SIGINT or SIGTERM.
@@ -231,6 +240,9 @@ enum Command {
         /// schema_version N.
         #[arg(long, value_name = "DIR")]
         replica_sql: Option<std::path::PathBuf>,
+        /// With --follow: serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9188).
+        #[arg(long, value_name = "ADDR", requires = "follow")]
+        metrics: Option<String>,
         #[command(flatten)]
         fetch: FetchArgs,
     },
@@ -246,10 +258,17 @@ enum Command {
     Status {
         #[command(flatten)]
         db: DbArg,
+        /// The feed (a folder, file:// URL or http(s):// URL), to say how far behind it the
+        /// replica is.
         #[arg(long)]
         from: Option<String>,
+        /// Print one JSON object instead of sentences.
         #[arg(long)]
         json: bool,
+        /// Exit 1 (saying so in one line) when the replica is further behind than this: behind
+        /// the newest packet with --from, else behind now (for cron or a Nagios check).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        max_lag: Option<Duration>,
         #[command(flatten)]
         fetch: FetchArgs,
     },
@@ -257,25 +276,110 @@ enum Command {
 
 /// Runs the command line; the whole `main` of a mirror binary.
 pub fn main(schema: &'static SchemaDef) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match command(schema)
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .try_init();
+    logging::init(&cli.log);
+    let json = cli.log.json();
     match run(cli, schema) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", crate::redact::conninfo(&e.to_string()));
+            let message = crate::redact::conninfo(&e.to_string());
+            if json {
+                tracing::error!(kind = metrics::error_kind(&e), "{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The command line as the binary is named (a user's mirror is not called `mirror`), with a
+/// `--version` that says which runtime and schema_version it was built with.
+fn command(schema: &'static SchemaDef) -> clap::Command {
+    let bin = std::env::args_os()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "mirror".into());
+    let version = format!(
+        "{} (replgen-runtime, schema_version {})",
+        env!("CARGO_PKG_VERSION"),
+        schema.version
+    );
+    Cli::command()
+        .name(&*Box::leak(bin.into_boxed_str()))
+        .version(&*Box::leak(version.into_boxed_str()))
+}
+
+/// Seconds rounded to the millisecond, for the log.
+fn millis(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+/// After a successful poll of `apply --follow`: where the replica is and how far behind.
+fn record_position(
+    metrics: &metrics::Metrics,
+    replica: &mut Replica,
+    summary: &crate::replica::ApplySummary,
+) {
+    metrics.add(
+        "replgen_apply_runs_total",
+        &[(
+            "result",
+            if summary.packets > 0 {
+                "applied"
+            } else {
+                "no_changes"
+            },
+        )],
+        1.0,
+    );
+    metrics.set("replgen_apply_position_serial", summary.to as f64);
+    metrics.set(
+        "replgen_apply_last_success_timestamp_seconds",
+        metrics::now_epoch(),
+    );
+    let newest = summary.newest.unwrap_or(summary.to);
+    metrics.set("replgen_apply_newest_serial", newest as f64);
+    metrics.set(
+        "replgen_apply_packets_behind",
+        newest.saturating_sub(summary.to) as f64,
+    );
+    let created = match replica.position() {
+        Ok(position) => position.and_then(|p| crate::timefmt::parse_epoch(&p.packet_created)),
+        Err(e) => {
+            tracing::warn!("cannot read the replica's position for the metrics: {e}");
+            None
+        }
+    };
+    if let Some(created) = created {
+        metrics.set("replgen_apply_position_created_timestamp_seconds", created);
+    }
+    let lag = match (
+        summary
+            .newest_created
+            .as_deref()
+            .and_then(crate::timefmt::parse_epoch),
+        created,
+    ) {
+        _ if newest <= summary.to => Some(0.0),
+        (Some(newest), Some(created)) => Some((newest - created).max(0.0)),
+        _ => None,
+    };
+    if let Some(lag) = lag {
+        metrics.set("replgen_apply_lag_seconds", lag);
     }
 }
 
@@ -300,6 +404,7 @@ fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) -> bool {
 }
 
 fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
+    let show_progress = progress::wanted(cli.log.quiet());
     match cli.command {
         Command::Install(DbArg { db }) => {
             let mut client = db::connect(&db)?;
@@ -363,6 +468,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             no_vacuum,
             resync,
             sign_key,
+            metrics: metrics_addr,
         } => {
             let sign_keys = sign_keys(&sign_key)?;
             let signed = !sign_keys.is_empty();
@@ -378,10 +484,20 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 resync,
             };
             let stop = stop_flag();
+            let metrics = metrics::for_dump();
+            if let Some(addr) = &metrics_addr {
+                metrics::serve(addr, Arc::clone(&metrics))?;
+            }
             let connect = || Master::connect(&db.db, schema, opts.clone(), true);
             let mut master = connect()?;
             loop {
-                let cut = match master.cut() {
+                let started = Instant::now();
+                let result = master.cut();
+                if let Err(e) = &result {
+                    let kind = metrics::error_kind(e);
+                    metrics.add("replgen_dump_errors_total", &[("kind", &kind)], 1.0);
+                }
+                let cut = match result {
                     Ok(cut) => cut,
                     Err(e) if every.is_some() && e.is_connection_lost() => {
                         match reconnect(&stop, &e, connect)? {
@@ -392,13 +508,46 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                     }
                     Err(e) => return Err(e),
                 };
+                metrics.observe(
+                    "replgen_dump_cut_duration_seconds",
+                    started.elapsed().as_secs_f64(),
+                );
+                metrics.set(
+                    "replgen_dump_last_cut_timestamp_seconds",
+                    metrics::now_epoch(),
+                );
                 match cut {
-                    Some(cut) => println!(
-                        "packet {}: {} rows, {} bytes, {:.2} s, {}",
-                        cut.serial, cut.rows, cut.bytes, cut.seconds, cut.path
-                    ),
+                    Some(cut) => {
+                        metrics.add("replgen_dump_cuts_total", &[("result", "packet")], 1.0);
+                        metrics.add("replgen_dump_rows_published_total", &[], cut.rows as f64);
+                        metrics.add("replgen_dump_bytes_published_total", &[], cut.bytes as f64);
+                        metrics.set("replgen_dump_position_serial", cut.serial as f64);
+                        // One-shot, the result is stdout's; repeating, it is the log's.
+                        if every.is_some() {
+                            tracing::info!(
+                                serial = cut.serial,
+                                rows = cut.rows,
+                                bytes = cut.bytes,
+                                seconds = millis(cut.seconds),
+                                path = %cut.path,
+                                "published a packet"
+                            );
+                        } else {
+                            println!(
+                                "packet {}: {} rows, {} bytes, {:.2} s, {}",
+                                cut.serial, cut.rows, cut.bytes, cut.seconds, cut.path
+                            );
+                        }
+                    }
                     None => {
-                        tracing::info!("no changes since the last packet");
+                        metrics.add("replgen_dump_cuts_total", &[("result", "no_changes")], 1.0);
+                        match master.last_serial() {
+                            Ok(serial) => {
+                                metrics.set("replgen_dump_position_serial", serial as f64);
+                                tracing::info!(serial, "no changes since the last packet");
+                            }
+                            Err(_) => tracing::info!("no changes since the last packet"),
+                        }
                         // A signed index is re-signed at every run, so that replicas checking
                         // --max-age see a live feed even when nothing changes.
                         if signed {
@@ -432,7 +581,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 resync: Vec::new(),
             };
             let mut master = Master::connect(&db.db, schema, opts, false)?;
-            let export = master.export()?;
+            let bar = ProgressBar::start(&master.tally, show_progress);
+            let export = master.export();
+            bar.finish();
+            let export = export?;
             if let Some(serial) = export.cut {
                 println!("packet {serial}: cut together with the export");
             }
@@ -467,24 +619,18 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             println!("{}", replica.mode().describe());
             replica.stop = Arc::clone(&stop);
             let started = Instant::now();
-            // A bar over the tables when a person watches; the summary line either way.
-            let bar = std::io::stderr().is_terminal().then(|| {
-                let bar = indicatif::ProgressBar::new(schema.tables.len() as u64);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tables, {msg}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                bar
+            // A rows bar when a person watches; the summary line either way.
+            let bar = ProgressBar::start(&replica.tally, show_progress);
+            let mut tables = 0;
+            let imported = replica.import(&source, replace, |table, rows| {
+                tables += 1;
+                bar.message(format!(
+                    "{tables}/{} tables, {table}: {rows} rows",
+                    schema.tables.len()
+                ));
             });
-            let (serial, rows) = replica.import(&source, replace, |table, rows| {
-                if let Some(bar) = &bar {
-                    bar.inc(1);
-                    bar.set_message(format!("{table}: {rows} rows"));
-                }
-            })?;
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
+            bar.finish();
+            let (serial, rows) = imported?;
             println!(
                 "imported export {serial}: {rows} rows in {:.2} s; `apply` continues with packet {}",
                 started.elapsed().as_secs_f64(),
@@ -500,9 +646,14 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             cascade,
             keep_dropped,
             replica_sql,
+            metrics: metrics_addr,
             fetch,
         } => {
             let stop = stop_flag();
+            let metrics = metrics::for_apply();
+            if let Some(addr) = &metrics_addr {
+                metrics::serve(addr, Arc::clone(&metrics))?;
+            }
             let source = Source::parse(&from, fetch.options(&stop)?);
             let connect = || {
                 Replica::connect(&db.db, schema, cascade).map(|mut replica| {
@@ -517,14 +668,39 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             // Following, the same failure is reported once, not at every poll.
             let mut last_error = String::new();
             loop {
-                let bar = ProgressBar::default();
+                let bar = ProgressBar::start(&replica.tally, show_progress);
+                let started = Instant::now();
+                let mut packet_started = Instant::now();
                 let result = replica.apply(&source, |done, total, entry| {
-                    bar.tick(done, total, entry.serial, entry.rows)
+                    metrics.observe(
+                        "replgen_apply_packet_duration_seconds",
+                        packet_started.elapsed().as_secs_f64(),
+                    );
+                    packet_started = Instant::now();
+                    metrics.add("replgen_apply_packets_applied_total", &[], 1.0);
+                    metrics.add("replgen_apply_rows_applied_total", &[], entry.rows as f64);
+                    metrics.add("replgen_apply_bytes_applied_total", &[], entry.size as f64);
+                    metrics.set("replgen_apply_position_serial", entry.serial as f64);
+                    bar.message(format!(
+                        "{done}/{total} packets applied (to {})",
+                        entry.serial
+                    ));
                 });
                 bar.finish();
+                if let Err(e) = &result {
+                    let kind = metrics::error_kind(e);
+                    metrics.add("replgen_apply_errors_total", &[("kind", &kind)], 1.0);
+                }
                 let summary = match result {
                     Ok(summary) => {
                         last_error.clear();
+                        metrics.observe(
+                            "replgen_apply_duration_seconds",
+                            started.elapsed().as_secs_f64(),
+                        );
+                        if follow {
+                            record_position(&metrics, &mut replica, &summary);
+                        }
                         summary
                     }
                     Err(e) if follow && e.is_connection_lost() => {
@@ -540,7 +716,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                     Err(e) if follow && !matches!(e, Error::SchemaVersion { .. }) => {
                         let message = crate::redact::conninfo(&e.to_string());
                         if message != last_error {
-                            eprintln!("error: {message}");
+                            tracing::error!(
+                                kind = metrics::error_kind(&e),
+                                "{message}; retrying at each poll"
+                            );
                             last_error = message;
                         }
                         if sleep_unless_stopped(&stop, interval) {
@@ -550,17 +729,32 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                     }
                     Err(e) => return Err(e),
                 };
-                if summary.packets > 0 {
-                    println!(
+                let line = if summary.packets > 0 {
+                    format!(
                         "applied packets {}..={} ({} packets, {} rows) in {:.2} s",
                         summary.from + 1,
                         summary.to,
                         summary.packets,
                         summary.rows,
                         summary.seconds
+                    )
+                } else {
+                    format!("up to date at packet {}", summary.to)
+                };
+                // One-shot, the result is stdout's; following, every poll is a line of the log.
+                if !follow {
+                    println!("{line}");
+                } else if summary.packets > 0 {
+                    tracing::info!(
+                        from = summary.from + 1,
+                        to = summary.to,
+                        packets = summary.packets,
+                        rows = summary.rows,
+                        seconds = millis(summary.seconds),
+                        "applied packets"
                     );
-                } else if !follow {
-                    println!("up to date at packet {}", summary.to);
+                } else {
+                    tracing::info!(serial = summary.to, "no changes: up to date");
                 }
                 if !follow || sleep_unless_stopped(&stop, interval) {
                     return Ok(());
@@ -571,13 +765,14 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             db,
             from,
             json,
+            max_lag,
             fetch,
         } => {
             let source = match from {
                 Some(from) => Some(Source::parse(&from, fetch.options(&stop_flag())?)),
                 None => None,
             };
-            status::print(&db.db, source.as_ref(), json)
+            status::print(&db.db, source.as_ref(), json, max_lag)
         }
         Command::Compare { db, replica } => {
             let report = crate::compare::compare(&db.db, &replica, schema)?;

@@ -1,6 +1,8 @@
 //! `status`: the replica's position and, with a feed, how far behind it is.
 
-use crate::error::Result;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
 use crate::replica::Replica;
 use crate::source::Source;
 use crate::timefmt;
@@ -22,7 +24,13 @@ struct StatusJson<'a> {
     imported: Option<bool>,
 }
 
-pub(super) fn print(db: &str, from: Option<&Source>, json: bool) -> Result<()> {
+/// Prints the status; with `max_lag`, fails (exit 1) when the replica is further behind.
+pub(super) fn print(
+    db: &str,
+    from: Option<&Source>,
+    json: bool,
+    max_lag: Option<Duration>,
+) -> Result<()> {
     let position = Replica::position_of(db)?;
     let index = match from {
         Some(source) => {
@@ -70,9 +78,51 @@ pub(super) fn print(db: &str, from: Option<&Source>, json: bool) -> Result<()> {
         };
         let text = serde_json::to_string(&report).expect("a status serializes");
         println!("{text}");
-        return Ok(());
+    } else {
+        print_text(
+            position.as_ref(),
+            index.as_ref(),
+            seconds_behind,
+            seconds_behind_now,
+        );
     }
-    match &position {
+    let Some(max) = max_lag else { return Ok(()) };
+    // Behind the feed when it is known (0 when caught up), else behind this machine's clock.
+    let (lag, behind_what) = match (&index, behind) {
+        (Some(_), Some(0)) => (0.0, "the newest packet"),
+        (Some(_), Some(_)) => (seconds_behind.unwrap_or(f64::INFINITY), "the newest packet"),
+        _ => (seconds_behind_now.unwrap_or(f64::INFINITY), "now"),
+    };
+    let max_text = format!("{max:?}");
+    let Some(p) = position.as_ref() else {
+        return Err(Error::LagBeyond {
+            behind: "without a position (nothing imported or applied yet)".into(),
+            serial: 0,
+            max: max_text,
+        });
+    };
+    if lag > max.as_secs_f64() {
+        return Err(Error::LagBeyond {
+            behind: format!("{lag:.1} s behind {behind_what}"),
+            serial: p.serial,
+            max: max_text,
+        });
+    }
+    Ok(())
+}
+
+fn print_text(
+    position: Option<&crate::replica::Position>,
+    index: Option<&crate::index::Index>,
+    seconds_behind: Option<f64>,
+    seconds_behind_now: Option<f64>,
+) {
+    let newest = index.and_then(|i| i.packets.last());
+    let behind = newest.map(|n| {
+        n.serial
+            .saturating_sub(position.map(|p| p.serial).unwrap_or(0))
+    });
+    match position {
         Some(p) => println!(
             "replica at packet {} (schema_version {}), packet created {}{}, applied {}{}",
             p.serial,
@@ -93,8 +143,8 @@ pub(super) fn print(db: &str, from: Option<&Source>, json: bool) -> Result<()> {
         ),
         None => println!("replica has no position yet (import an export, or apply from packet 1)"),
     }
-    if let Some(index) = &index {
-        match &newest {
+    if let Some(index) = index {
+        match newest {
             Some(n) => println!(
                 "feed: newest packet {} created {}; {} packets behind{}",
                 n.serial,
@@ -113,5 +163,4 @@ pub(super) fn print(db: &str, from: Option<&Source>, json: bool) -> Result<()> {
             );
         }
     }
-    Ok(())
 }

@@ -46,6 +46,7 @@ impl Master {
     /// Cuts pending changes into packet N (if any) and exports every table as of that cut.
     pub fn export(&mut self) -> Result<ExportSummary> {
         let started = Instant::now();
+        self.tally.start(0);
         db::lock(&mut self.client, LOCK_CUT)?;
         let result = last_cut(&mut self.client)
             .and_then(|(last, _)| self.check_folder(last))
@@ -120,8 +121,13 @@ impl Master {
         };
         for table in schema.tables {
             let file_name = format!("table-{}.copy.gz", table.id);
-            let (sha256, size, rows) =
-                export_table(&mut tx, table, &tmp_dir.join(&file_name), opts.compression)?;
+            let (sha256, size, rows) = export_table(
+                &mut tx,
+                table,
+                &tmp_dir.join(&file_name),
+                opts.compression,
+                &self.tally,
+            )?;
             manifest.tables.push(TableFile {
                 id: table.id,
                 name: table.display_name(),
@@ -197,6 +203,7 @@ fn export_table(
     table: &TableDef,
     path: &Path,
     level: u32,
+    tally: &crate::tally::Tally,
 ) -> Result<(String, u64, u64)> {
     let io_ctx = || format!("cannot write {}", path.display());
     let mut gz = GzFile::create(path, level).context(io_ctx)?;
@@ -208,6 +215,7 @@ fn export_table(
         lines: 0,
         current: 0,
         longest: 0,
+        tally,
     };
     std::io::copy(&mut reader, &mut counter)
         .context(|| format!("while exporting {}", table.display_name()))?;
@@ -227,16 +235,18 @@ fn export_table(
 }
 
 /// Counts the lines passing through, and the longest one (without its newline).
-struct LineCounter<W> {
+struct LineCounter<'a, W> {
     inner: W,
     lines: u64,
     current: u64,
     longest: u64,
+    tally: &'a crate::tally::Tally,
 }
 
-impl<W: Write> Write for LineCounter<W> {
+impl<W: Write> Write for LineCounter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
+        let lines_before = self.lines;
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', &buf[..n]) {
             self.longest = self.longest.max(self.current + (end - start) as u64);
@@ -245,6 +255,7 @@ impl<W: Write> Write for LineCounter<W> {
             start = end + 1;
         }
         self.current += (n - start) as u64;
+        self.tally.add(self.lines - lines_before, n as u64);
         Ok(n)
     }
 

@@ -79,6 +79,8 @@ pub struct Master {
     identity: FeedInfo,
     /// Whether this feed has published anything (then its folder must have an index).
     published: bool,
+    /// Rows written so far by a running export, for a progress display.
+    pub tally: std::sync::Arc<crate::tally::Tally>,
 }
 
 impl Master {
@@ -114,6 +116,7 @@ impl Master {
             feed,
             identity,
             published,
+            tally: Default::default(),
         };
         // A new feed replaces whatever the folder held; recovery writes its first index.
         if !master.opts.new_feed {
@@ -122,6 +125,11 @@ impl Master {
         }
         master.recover()?;
         Ok(master)
+    }
+
+    /// The serial of the newest packet cut (0 before the first).
+    pub fn last_serial(&mut self) -> Result<u64> {
+        cut::last_cut(&mut self.client).map(|(serial, _)| serial)
     }
 
     /// Rewrites index.xml from replgen.cuts and replgen.exports.

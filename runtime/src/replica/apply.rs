@@ -29,6 +29,9 @@ pub struct ApplySummary {
     pub from: u64,
     pub to: u64,
     pub seconds: f64,
+    /// The newest packet the index lists, and when it was cut.
+    pub newest: Option<u64>,
+    pub newest_created: Option<String>,
 }
 
 /// What the next packet must name: the feed the replica follows and the sha256 of the packet
@@ -72,6 +75,8 @@ impl Replica {
         let mut summary = ApplySummary {
             from: current,
             to: current,
+            newest,
+            newest_created: index.packets.last().map(|p| p.timestamp.clone()),
             ..Default::default()
         };
         match newest {
@@ -99,6 +104,7 @@ impl Replica {
             }
         }
         let total = pending.len() as u64;
+        self.tally.start(pending.iter().map(|p| p.rows).sum());
         for (i, entry) in pending.into_iter().enumerate() {
             if self.stop.load(Ordering::SeqCst) {
                 break;
@@ -283,6 +289,7 @@ impl Replica {
         let mut order: Vec<&'static TableDef> = Vec::new();
         let mut rows = 0u64;
         let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
+        let tally = std::sync::Arc::clone(&self.tally);
         let reload = header.reload.clone();
         let mut read = |line_buf: &mut Vec<u8>| {
             next_staged_line(layout, &reload, entry, &mut reader, line_buf)
@@ -304,6 +311,7 @@ impl Replica {
                     reason: e.to_string(),
                 })?;
                 rows += 1;
+                tally.add(1, line_buf.len() as u64);
                 next = read(&mut line_buf)?;
                 if next.map(|t| t.id) != Some(table.id) {
                     break;

@@ -98,6 +98,8 @@ impl Replica {
             }
         }
         let mut total_rows = 0;
+        self.tally
+            .start(manifest.tables.iter().map(|t| t.rows).sum());
         for file in &manifest.tables {
             if self.stop.load(Ordering::SeqCst) {
                 return Err(Error::Interrupted);
@@ -112,8 +114,16 @@ impl Replica {
             };
             let local =
                 source.fetch_verified(&rel, file.size, &file.sha256, self.work_dir.path())?;
-            let rows = load_table(&mut tx, table, local, file.rows, self.limits, &self.stop)
-                .map_err(|e| e.into_error(refuse, &rel))?;
+            let rows = load_table(
+                &mut tx,
+                table,
+                local,
+                file.rows,
+                self.limits,
+                &self.stop,
+                &self.tally,
+            )
+            .map_err(|e| e.into_error(refuse, &rel))?;
             total_rows += rows;
             progress(&table.display_name(), rows);
         }
@@ -168,6 +178,7 @@ fn load_table(
     expected_rows: u64,
     limits: Limits,
     stop: &AtomicBool,
+    tally: &crate::tally::Tally,
 ) -> std::result::Result<u64, LoadError> {
     let mut input = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
     let mut writer = tx
@@ -213,6 +224,7 @@ fn load_table(
         writer.write_all(&line).map_err(|e| {
             LoadError::File(format!("line {rows}: the replica refused the row: {e}"))
         })?;
+        tally.add(1, line.len() as u64);
     }
     if rows != expected_rows {
         return Err(LoadError::File(format!(

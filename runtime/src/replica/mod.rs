@@ -70,6 +70,8 @@ pub struct Replica {
     work_dir: tempfile::TempDir,
     /// Set (by a signal handler) to stop between packets.
     pub stop: Arc<AtomicBool>,
+    /// Rows read so far by the running apply or import, for a progress display.
+    pub tally: Arc<crate::tally::Tally>,
 }
 
 impl Replica {
@@ -109,6 +111,7 @@ impl Replica {
             limits: Limits::default(),
             work_dir,
             stop: Default::default(),
+            tally: Default::default(),
         })
     }
 
