@@ -238,6 +238,13 @@ fn mirrors_follow_two_schema_changes_without_a_reimport() {
     // Version 3, the same way, with a cut between the application's migration and the install.
     write(&mut m, 2, 5);
     ok(3, &["dump", "--db", &master, "--out", feed_s]);
+    // Installed before the application's migration, version 3 is refused, naming what differs
+    // (the enum label it needs among it); nothing changes.
+    let refused = fails(3, &["install", "--db", &master], 1);
+    assert!(
+        refused.contains("item.qty") && refused.contains("lacks the label(s) great"),
+        "{refused}"
+    );
     sql_file(cluster, &master_name, "v3/migrate.sql");
     write(&mut m, 3, 6);
     fails(3, &["dump", "--db", &master, "--out", feed_s], 1);

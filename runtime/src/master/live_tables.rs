@@ -81,11 +81,49 @@ pub fn check(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> 
             ));
         }
     }
+    problems.extend(enum_problems(client, schema)?);
     if problems.is_empty() {
         Ok(())
     } else {
         Err(Error::LiveTablesDiffer { problems })
     }
+}
+
+/// The enum types the layout defines, against the database's: each must exist, be an enum, and
+/// have every label the layout lists (a label it lacks would make a published value unloadable).
+fn enum_problems(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for e in schema.enums {
+        let qualified = replgen_schema::capture::qualified_name(e.schema, e.name);
+        let row = client
+            .query_opt(&sql::plain("enum_labels"), &[&qualified])
+            .context(|| format!("cannot read the enum type {}.{}", e.schema, e.name))?;
+        let name = format!("{}.{}", e.schema, e.name);
+        match row {
+            None => problems.push(format!(
+                "type {name} (an enum of the layout) does not exist"
+            )),
+            Some(row) if row.get::<_, String>(0) != "e" => problems.push(format!(
+                "type {name} is not an enum, but the layout defines it as one"
+            )),
+            Some(row) => {
+                let labels: Vec<String> = row.get(1);
+                let missing: Vec<&str> = e
+                    .labels
+                    .iter()
+                    .copied()
+                    .filter(|l| !labels.iter().any(|have| have == l))
+                    .collect();
+                if !missing.is_empty() {
+                    problems.push(format!(
+                        "enum {name} lacks the label(s) {} that the layout lists",
+                        missing.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// The `atttypmod` PostgreSQL stores for a canonical type name (of the element, for an array),

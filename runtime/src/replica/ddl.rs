@@ -70,7 +70,10 @@ mod tests {
              \"naïve col\" character varying(255)[],\n    \"Part2\" \"Mood\" NOT NULL,\n    \
              PRIMARY KEY (\"Part2\", \"Key \"\"x\"\"\")\n);"
         );
-        assert_eq!(create_schema("a\"b").trim(), "CREATE SCHEMA \"a\"\"b\";");
+        assert_eq!(
+            create_schema("a\"b").trim(),
+            "CREATE SCHEMA IF NOT EXISTS \"a\"\"b\";"
+        );
         let e = EnumDef {
             schema: "Sales Dept",
             name: "Mood Type",
