@@ -47,6 +47,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "pending",
     "published_layout",
     "record_partitions",
+    "reload_empty",
     "reload_table",
     "replica_hazards",
     "replica_state",

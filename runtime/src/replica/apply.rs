@@ -280,7 +280,7 @@ impl Replica {
         for &id in &header.reload {
             if !emptied.contains(&id) {
                 let table = layout.table(id).expect("checked above");
-                tx.batch_execute(&sql::for_table("empty_table", table))
+                tx.batch_execute(&sql::for_table("reload_empty", table))
                     .context(|| format!("cannot empty {} for its reload", table.display_name()))?;
             }
         }
