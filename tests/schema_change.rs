@@ -262,13 +262,21 @@ fn mirrors_follow_two_schema_changes_without_a_reimport() {
     assert_eq!(old.position(cluster).1, 3);
     old.assert_identical(3, &master);
 
-    // A mirror started from an export taken after the change.
+    // A mirror started from an export taken after the change, and one still at version 1 that
+    // replaces its tables with that export (upgraded first, in the import's transaction).
+    let stale = new_mirror("evolve_stale", "v1/tables.sql");
+    ok(3, &["import", "--db", &stale.db, "--from", feed_s]);
     ok(3, &["export", "--db", &master, "--out", feed_s]);
+    ok(
+        3,
+        &["import", "--replace", "--db", &stale.db, "--from", feed_s],
+    );
+    assert_eq!(stale.position(cluster).1, 3);
     let fresh = new_mirror("evolve_fresh", "v3/tables.sql");
     ok(3, &["import", "--db", &fresh.db, "--from", feed_s]);
     write(&mut m, 3, 9);
     ok(3, &["dump", "--db", &master, "--out", feed_s]);
-    for mirror in [&newest, &old, &fresh] {
+    for mirror in [&newest, &old, &fresh, &stale] {
         mirror.apply(3, &feed);
         mirror.assert_identical(3, &master);
     }

@@ -78,6 +78,30 @@ impl Replica {
 
         let mut tx = super::begin(&mut self.client, schema, self.mode)?;
         let existing = position::lock(&mut tx)?;
+        // `import --replace` of a newer version's export over tables of an older one this
+        // binary knows: the tables are upgraded first, in this transaction (every one of them is
+        // replaced, so every change counts as reloaded).
+        let mut upgrade = None;
+        if let (true, Some(l)) = (replace, &existing) {
+            let old = super::layout_of(
+                self.schema,
+                l.schema_version,
+                &l.fingerprint,
+                "the replica's position",
+            )?;
+            if old.version < schema.version {
+                let all: Vec<u32> = schema.tables.iter().map(|t| t.id).collect();
+                let what = format!("export {}", export.serial);
+                upgrade = Some(super::upgrade::before_rows(
+                    &mut tx,
+                    old,
+                    schema,
+                    &all,
+                    self.keep_dropped,
+                    &what,
+                )?);
+            }
+        }
         for table in schema.tables {
             let has_rows: bool = tx
                 .query_one(&sql::for_table("has_rows", table), &[])
@@ -126,6 +150,9 @@ impl Replica {
             .map_err(|e| e.into_error(refuse, &rel))?;
             total_rows += rows;
             progress(&table.display_name(), rows);
+        }
+        if let Some(upgrade) = upgrade {
+            super::upgrade::after_rows(&mut tx, upgrade)?;
         }
         let feed = (!manifest.feed.is_empty()).then_some(manifest.feed.as_str());
         position::set(
