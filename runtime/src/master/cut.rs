@@ -67,20 +67,32 @@ impl Master {
         &mut self,
         mut step: impl FnMut(&mut Master) -> Result<T>,
     ) -> Result<T> {
+        // `self.schema` is the layout read at connect or by the last retry; the step checks it
+        // against replgen.meta after its locks, so reading it again here each time is not needed.
         let mut attempts = 0;
         loop {
-            self.schema = super::capture::installed_layout(&mut self.client, self.binary)?;
-            match step(self) {
-                Err(Error::CaptureChanged) if attempts < 3 => attempts += 1,
-                // A replicated table is gone (the application's migration dropped it): the
-                // failed lock ended the transaction, so the live tables are checked outside it,
-                // to name that table and every other difference from the layout.
+            let result = step(self);
+            match &result {
+                Err(Error::CaptureChanged) => {}
+                // A replicated table is gone: dropped by the application's migration for a
+                // capture installed since (then cut with that), or not (then the failed lock
+                // ended the transaction, and the live tables are checked outside it, to name
+                // that table and every other difference from the layout).
                 Err(e) if e.is_undefined_table() => {
-                    super::live_tables::check(&mut self.client, self.schema)?;
-                    return Err(e);
+                    let installed =
+                        super::capture::installed_layout(&mut self.client, self.binary)?;
+                    if std::ptr::eq(installed, self.schema) {
+                        super::live_tables::check(&mut self.client, self.schema)?;
+                        return result;
+                    }
                 }
-                result => return result,
+                _ => return result,
             }
+            if attempts >= 3 {
+                return result;
+            }
+            attempts += 1;
+            self.schema = super::capture::installed_layout(&mut self.client, self.binary)?;
         }
     }
 

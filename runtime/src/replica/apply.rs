@@ -39,6 +39,8 @@ pub struct ApplySummary {
 struct Chain {
     feed: Option<String>,
     last_sha256: Option<String>,
+    /// The schema_version the replica's tables are in (`None` before its first packet).
+    schema_version: Option<u32>,
 }
 
 impl Replica {
@@ -70,6 +72,7 @@ impl Replica {
         let mut chain = Chain {
             feed,
             last_sha256: position.as_ref().and_then(|p| p.last_sha256.clone()),
+            schema_version: position.as_ref().map(|p| p.schema_version),
         };
         let newest = index.newest_serial();
         let mut summary = ApplySummary {
@@ -212,14 +215,9 @@ impl Replica {
             }
         }
 
-        // An upgrade's new enum labels are committed first (see `upgrade::add_enum_labels`).
-        if let Some(p) = position::read(&mut self.client)? {
-            let at = super::layout_of(
-                schema,
-                p.schema_version,
-                &p.fingerprint,
-                "the replica's position",
-            )?;
+        // An upgrade's new enum labels are committed first (see `upgrade::add_enum_labels`); the
+        // replica's version is checked again under the position's lock below.
+        if let Some(at) = chain.schema_version.and_then(|v| schema.layout(v)) {
             if at.version < layout.version {
                 upgrade::add_enum_labels(&mut self.client, at, layout)?;
             }
@@ -369,6 +367,7 @@ impl Replica {
             .context(|| format!("cannot commit packet {}", entry.serial))?;
         crash_point("apply-after-commit");
         chain.last_sha256 = Some(entry.sha256.clone());
+        chain.schema_version = Some(header.schema_version);
         Ok(rows)
     }
 }
