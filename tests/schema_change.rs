@@ -549,3 +549,74 @@ fn dump_resync_publishes_a_table_the_capture_missed() {
     ok(3, &at.apply_args());
     at.mirror.assert_identical(2, &at.master);
 }
+
+/// A `dump --every` of the newest binary running throughout: it refuses to cut while the
+/// application's migration has run and the capture is not yet installed (pending changes kept),
+/// carries on instead of exiting, and cuts the boundary packet once the new capture is in.
+#[test]
+fn a_running_dumper_carries_on_across_the_migration_and_the_install() {
+    let cluster = Cluster::shared();
+    let master_name = Cluster::unique_name("evolve_every_master");
+    let master = cluster.create_database(&master_name);
+    sql_file(cluster, &master_name, "v1/tables.sql");
+    ok(1, &["install", "--db", &master]);
+    let mut m = cluster.connect(&master_name);
+    write(&mut m, 1, 0);
+    let feed = tempfile::tempdir().unwrap();
+    let feed_s = feed.path().to_str().unwrap().to_string();
+    ok(1, &["export", "--db", &master, "--out", &feed_s]);
+    let mirror_name = Cluster::unique_name("evolve_every_mirror");
+    let mirror = Mirror {
+        db: cluster.create_database(&mirror_name),
+        name: mirror_name,
+    };
+    sql_file(cluster, &mirror.name, "v1/tables.sql");
+    ok(3, &["import", "--db", &mirror.db, "--from", &feed_s]);
+
+    let mut dumper = common::Child::spawn(
+        Command::new(bin(3))
+            .args([
+                "dump", "--every", "100ms", "--db", &master, "--out", &feed_s,
+            ])
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
+    let pending = |m: &mut postgres::Client| -> i64 {
+        let tables: Vec<String> = m
+            .query("SELECT table_id FROM replgen.registry", &[])
+            .unwrap()
+            .iter()
+            .map(|r| format!("replgen.log_{}", r.get::<_, i32>(0)))
+            .collect();
+        tables
+            .iter()
+            .map(|t| {
+                m.query_one(&format!("SELECT count(*) FROM {t}"), &[])
+                    .unwrap()
+                    .get::<_, i64>(0)
+            })
+            .sum()
+    };
+    write(&mut m, 1, 1);
+    common::wait_until("the running dumper cuts version 1", || pending(&mut m) == 0);
+    sql_file(cluster, &master_name, "v2/migrate.sql");
+    write(&mut m, 2, 2);
+    // Refusing, it keeps the changes; it is still running.
+    assert!(pending(&mut m) > 0);
+    assert!(
+        dumper.try_wait().unwrap().is_none(),
+        "the dumper exited on a refusal"
+    );
+    ok(2, &["install", "--db", &master]);
+    common::wait_until("the running dumper cuts the boundary packet", || {
+        pending(&mut m) == 0 && common::feed::index(feed.path()).contains("schema_version=\"2\"")
+    });
+    Command::new("kill")
+        .args(["-TERM", &dumper.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(dumper.wait().unwrap().success());
+    mirror.apply(3, feed.path());
+    mirror.assert_identical(2, &master);
+}

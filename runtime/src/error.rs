@@ -316,6 +316,16 @@ impl Error {
         }
     }
 
+    /// Whether a cut refused for a state of the master that the operator's next step ends (the
+    /// live tables left the layout, a capture trigger is missing or disabled), as opposed to one
+    /// no retry can change.
+    pub fn awaits_the_operator(&self) -> bool {
+        matches!(
+            self,
+            Error::LiveTablesDiffer { .. } | Error::CaptureIncomplete { .. }
+        )
+    }
+
     /// Whether a statement named a table that does not exist.
     pub fn is_undefined_table(&self) -> bool {
         matches!(self, Error::Db { source, .. }

@@ -506,6 +506,21 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                         }
                         continue;
                     }
+                    // Repeating, a refusal the operator's next step ends (an application's
+                    // migration ran before its capture's `install`, a disabled trigger) is
+                    // reported and tried again at the next interval; pending changes are kept.
+                    Err(e) if every.is_some() && e.awaits_the_operator() => {
+                        tracing::error!(
+                            kind = metrics::error_kind(&e),
+                            "{}; trying again every {}s",
+                            crate::redact::conninfo(&e.to_string()),
+                            every.unwrap_or_default().as_secs_f64()
+                        );
+                        if sleep_unless_stopped(&stop, every.unwrap_or_default()) {
+                            return Ok(());
+                        }
+                        continue;
+                    }
                     Err(e) => return Err(e),
                 };
                 metrics.observe(
