@@ -49,11 +49,13 @@ pub fn changes_of<T: Replicated, R: BufRead>(packet: R) -> Changes<T, R> {
     match PacketReader::new(packet, Limits::default()) {
         Ok(reader) => Changes {
             reader: Some(reader),
+            finished: false,
             pending: None,
             _row: PhantomData,
         },
         Err(e) => Changes {
             reader: None,
+            finished: true,
             pending: Some(packet_error(e, 0)),
             _row: PhantomData,
         },
@@ -72,14 +74,17 @@ pub fn changes_of_file<T: Replicated>(
 
 /// The iterator [`changes_of`] returns.
 pub struct Changes<T, R> {
+    /// Kept after the end, for [`Changes::header`]; `None` only when the header was bad.
     reader: Option<PacketReader<R>>,
+    /// Whether the end of the packet or an error was reached.
+    finished: bool,
     /// An error to yield before ending (a bad header).
     pending: Option<DecodeError>,
     _row: PhantomData<fn() -> T>,
 }
 
 impl<T, R: BufRead> Changes<T, R> {
-    /// The packet's header, when it was read.
+    /// The packet's header, when it was read (also after the iteration ended).
     pub fn header(&self) -> Option<&PacketHeader> {
         self.reader.as_ref().map(|r| r.header())
     }
@@ -99,6 +104,9 @@ impl<T: Replicated, R: BufRead> Iterator for Changes<T, R> {
         if let Some(e) = self.pending.take() {
             return Some(Err(e));
         }
+        if self.finished {
+            return None;
+        }
         let reader = self.reader.as_mut()?;
         loop {
             let mut fields = Vec::new();
@@ -116,7 +124,7 @@ impl<T: Replicated, R: BufRead> Iterator for Changes<T, R> {
             };
             if !matches!(result, Some(Ok(_))) {
                 // End of packet or an error: nothing more to read.
-                self.reader = None;
+                self.finished = true;
             }
             return result;
         }

@@ -173,3 +173,25 @@ fn reads_a_gzip_file() {
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].row.as_ref().unwrap().name, "five");
 }
+
+#[test]
+fn the_header_stays_readable_after_the_last_change() {
+    let lines = vec![data_line(0, &recording(1, "a"))];
+    let bytes = packet(&lines);
+    let mut changes = changes_of::<Recording, _>(&bytes[..]);
+    assert_eq!(changes.header().map(|h| h.serial), Some(42));
+    assert!(changes.next().unwrap().is_ok());
+    assert!(changes.next().is_none());
+    assert!(changes.next().is_none());
+    assert_eq!(changes.header().map(|h| h.serial), Some(42));
+
+    // Also after an error ends the reading.
+    let mut bad = lines.clone();
+    bad.push("2\t9\tnot a time\t0\tx".to_owned());
+    let bytes = packet(&bad);
+    let mut changes = changes_of::<Recording, _>(&bytes[..]);
+    assert!(changes.next().unwrap().is_ok());
+    assert!(changes.next().unwrap().is_err());
+    assert!(changes.next().is_none());
+    assert_eq!(changes.header().map(|h| h.serial), Some(42));
+}
