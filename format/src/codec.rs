@@ -335,6 +335,10 @@ pub trait Value: Sized {
 
 /// A type with a PostgreSQL text form (what `COPY`, `::text` and literals use, under the
 /// session settings of `docs/design.md`). Array elements use it too.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a column type replgen-format knows",
+    note = "library types need the replgen-format feature of their crate: rust_decimal, chrono, time or serde_json"
+)]
 pub trait TextForm: Sized {
     /// Whether [`write_text`](TextForm::write_text) may produce a byte that COPY escapes;
     /// `false` lets encoding skip the escape scan (numbers, uuids, booleans).

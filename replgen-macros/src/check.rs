@@ -177,32 +177,73 @@ fn expected_type(column: &Column) -> String {
     }
 }
 
+/// The field types a column accepts (without `Option`): its replgen type, then the library
+/// types of its base type (in an `Array` for an array column), each with its feature.
+fn accepted(column: &Column) -> Vec<(String, &'static str)> {
+    let mut all = vec![(column.sql_type.rust_type(), "")];
+    for &(library, feature) in column.sql_type.base.library_types() {
+        let t = if column.sql_type.array {
+            format!("replgen_runtime::types::Array<{library}>")
+        } else {
+            library.to_owned()
+        };
+        all.push((t, feature));
+    }
+    all
+}
+
+/// A type for messages: the replgen paths shortened, `Option` when nullable.
+fn shown_type(t: &str, nullable: bool) -> String {
+    let t = t.replace("replgen_runtime::types::", "");
+    if nullable {
+        format!("Option<{t}>")
+    } else {
+        t
+    }
+}
+
 fn check_type(cx: &mut Ctxt, field: &Field, column: &Column, table_name: &str) {
     let found = Shape::of(field.ty);
-    let base = Shape::parse(&column.sql_type.rust_type());
+    let accepted = accepted(column);
+    let shapes: Vec<Shape> = accepted.iter().map(|(t, _)| Shape::parse(t)).collect();
     let span = syn::spanned::Spanned::span(field.ty);
     let what = format!(
         "column `{}` of table {table_name} is {}",
         column.name,
         describe(column)
     );
-    let expected = expected_type(column);
+    let matches = |s: &Shape| shapes.iter().position(|a| a == s);
+    let expected = |i: usize| shown_type(&accepted[i].0, column.nullable);
     match (column.nullable, found.option_inner()) {
-        (true, Some(inner)) if *inner == base => {}
-        (true, None) if found == base => cx.error(
-            span,
-            format!("{what}: the field must be `{expected}`, not `{found}` (NULL needs an Option)"),
-        ),
-        (false, Some(inner)) if *inner == base => cx.error(
+        (true, Some(inner)) if matches(inner).is_some() => {}
+        (false, None) if matches(&found).is_some() => {}
+        (true, None) if matches(&found).is_some() => cx.error(
             span,
             format!(
-                "{what}: the field must be `{expected}`, not `{found}` (the column is never NULL)"
+                "{what}: the field must be `{}`, not `{found}` (NULL needs an Option)",
+                expected(matches(&found).unwrap_or(0))
             ),
         ),
-        (false, None) if found == base => {}
-        _ => cx.error(
+        (false, Some(inner)) if matches(inner).is_some() => cx.error(
             span,
-            format!("{what}: the field must be `{expected}`, not `{found}`"),
+            format!(
+                "{what}: the field must be `{}`, not `{found}` (the column is never NULL)",
+                expected(matches(inner).unwrap_or(0))
+            ),
         ),
+        _ => {
+            let mut message = format!("{what}: the field must be `{}`", expected(0));
+            if accepted.len() > 1 {
+                let others: Vec<String> = accepted[1..]
+                    .iter()
+                    .map(|(t, feature)| match *feature {
+                        "" => format!("`{}`", shown_type(t, column.nullable)),
+                        f => format!("`{}` (feature {f})", shown_type(t, column.nullable)),
+                    })
+                    .collect();
+                message.push_str(&format!(" or a library type: {}", others.join(", ")));
+            }
+            cx.error(span, format!("{message}, not `{found}`"));
+        }
     }
 }

@@ -651,6 +651,46 @@ impl SqlType {
 }
 
 impl BaseType {
+    /// The library types a row field may have instead of [`rust_type`](BaseType::rust_type),
+    /// each with the replgen-format feature that implements it (`""`: always there). They hold
+    /// a subset of the values exactly and refuse the rest when decoding (README, "Library
+    /// types").
+    pub fn library_types(&self) -> &'static [(&'static str, &'static str)] {
+        use BaseType::*;
+        match self {
+            Numeric { .. } => &[
+                ("rust_decimal::Decimal", "rust_decimal"),
+                ("MaybeInfinite<rust_decimal::Decimal>", "rust_decimal"),
+            ],
+            Date => &[
+                ("chrono::NaiveDate", "chrono"),
+                ("MaybeInfinite<chrono::NaiveDate>", "chrono"),
+                ("time::Date", "time"),
+                ("MaybeInfinite<time::Date>", "time"),
+            ],
+            Time => &[("chrono::NaiveTime", "chrono"), ("time::Time", "time")],
+            Timestamp => &[
+                ("chrono::NaiveDateTime", "chrono"),
+                ("MaybeInfinite<chrono::NaiveDateTime>", "chrono"),
+                ("time::PrimitiveDateTime", "time"),
+                ("MaybeInfinite<time::PrimitiveDateTime>", "time"),
+            ],
+            TimestampTz => &[
+                ("chrono::DateTime<chrono::Utc>", "chrono"),
+                ("MaybeInfinite<chrono::DateTime<chrono::Utc>>", "chrono"),
+                ("time::OffsetDateTime", "time"),
+                ("MaybeInfinite<time::OffsetDateTime>", "time"),
+            ],
+            Json => &[("Box<serde_json::value::RawValue>", "serde_json")],
+            Jsonb => &[
+                ("serde_json::Value", "serde_json"),
+                ("Box<serde_json::value::RawValue>", "serde_json"),
+            ],
+            Inet => &[("std::net::IpAddr", "")],
+            _ => &[],
+        }
+    }
+
     pub fn ddl(&self) -> String {
         use BaseType::*;
         match self {

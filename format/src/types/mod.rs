@@ -5,18 +5,39 @@
 //! addresses, and every other type) are newtypes over their exact text: they are checked on
 //! the way in (syntactically, accepting everything PostgreSQL prints under the session settings
 //! of `docs/design.md`) and travel unchanged, so what PostgreSQL printed is what it reads back.
+//!
+//! Library types are columns values too, with optional features: `rust_decimal::Decimal`
+//! (`numeric`), `chrono` and `time` dates, times and timestamps, `serde_json::Value` (`jsonb`)
+//! and `Box<serde_json::value::RawValue>` (`json`, `jsonb`), and, always, `std::net::IpAddr`
+//! (`inet` without a netmask) and `uuid::Uuid`. Each reads only what it holds exactly and
+//! prints it back as PostgreSQL does; anything else (NaN, an infinity, too many digits, a
+//! netmask) is a [`DecodeError`](crate::DecodeError), never a rounding. [`MaybeInfinite`] adds
+//! the infinities.
 
 mod array;
 mod bytea;
+#[cfg(any(feature = "chrono", feature = "time"))]
+mod civil;
 mod datetime;
+mod infinite;
+mod ip;
 mod json;
 mod net;
 mod num;
 mod text;
+#[cfg(feature = "chrono")]
+mod with_chrono;
+#[cfg(feature = "rust_decimal")]
+mod with_decimal;
+#[cfg(feature = "serde_json")]
+mod with_serde_json;
+#[cfg(feature = "time")]
+mod with_time;
 
 pub use array::Array;
 pub use bytea::Bytea;
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+pub use infinite::{Infinities, MaybeInfinite};
 pub use json::{Json, Jsonb};
 pub use net::{Cidr, Inet};
 pub use num::Numeric;
