@@ -24,5 +24,13 @@ pub mod tally;
 
 pub use replgen_format::{changes, codec, def, index, manifest, packet, timefmt, types};
 pub use replgen_format::{ColumnDef, DecodeError, Replicated, SchemaDef, TableDef};
+#[cfg(feature = "chrono")]
+pub use replgen_format::chrono;
+#[cfg(feature = "rust_decimal")]
+pub use replgen_format::rust_decimal;
+#[cfg(feature = "serde_json")]
+pub use replgen_format::serde_json;
+#[cfg(feature = "time")]
+pub use replgen_format::time;
 
 pub use error::Error;

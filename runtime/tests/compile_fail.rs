@@ -18,6 +18,7 @@ fn derive_replicated() {
         "unknown_table",
         "invalid_schema",
         "bad_attributes",
+        "wrong_library_type",
     ] {
         t.compile_fail(format!("tests/ui/{case}.rs"));
     }

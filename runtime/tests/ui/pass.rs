@@ -22,6 +22,19 @@ pub struct ArtistCreditName {
     pub name: String,
 }
 
+/// Library types instead of replgen's (replgen-format's features; the runtime's tests enable
+/// them all).
+#[derive(Replicated, Debug, PartialEq)]
+#[replicated(table = "sale", id = 3)]
+pub struct Sale {
+    pub id: i32,
+    pub price: replgen_format::rust_decimal::Decimal,
+    pub sold: Option<replgen_runtime::types::MaybeInfinite<replgen_format::chrono::DateTime<replgen_format::chrono::Utc>>>,
+    pub meta: Option<replgen_format::serde_json::Value>,
+    pub addr: Option<std::net::IpAddr>,
+    pub prices: Option<Array<replgen_format::rust_decimal::Decimal>>,
+}
+
 fn main() {
     let a = Artist {
         id: 7,
@@ -42,4 +55,14 @@ fn main() {
     assert_eq!(Artist::decode_fields(&fields).unwrap(), a);
     assert_eq!(Artist::TABLE.columns[6].sql_type, "smallint[]");
     assert_eq!(ArtistCreditName::TABLE.key, &[0, 1]);
+
+    let line = b"1\t25.990\tinfinity\t{\"a\": [1, 2.5]}\t::1\t{1.50,-2}";
+    let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+    let sale = Sale::decode_fields(&fields).unwrap();
+    assert_eq!(sale.price, replgen_format::rust_decimal::Decimal::new(25990, 3));
+    assert_eq!(sale.sold, Some(replgen_runtime::types::MaybeInfinite::Infinity));
+    assert_eq!(sale.meta.as_ref().unwrap()["a"][1], 2.5);
+    let mut out = Vec::new();
+    sale.encode_fields(&mut out);
+    assert_eq!(out, line);
 }
