@@ -20,3 +20,14 @@ mod xml;
 pub use codec::DecodeError;
 pub use def::{ColumnDef, Replicated, SchemaDef, TableDef};
 pub use replgen_macros::Replicated;
+
+// The crates of the library types (README, "Library types"), so that a program names the very
+// versions the codecs implement.
+#[cfg(feature = "chrono")]
+pub use chrono;
+#[cfg(feature = "rust_decimal")]
+pub use rust_decimal;
+#[cfg(feature = "serde_json")]
+pub use serde_json;
+#[cfg(feature = "time")]
+pub use time;

@@ -617,3 +617,19 @@ fn postgresql_values_a_library_type_cannot_hold_are_errors() {
         assert!(e.to_string().contains(&format!("lib.{column}: ")), "{e}");
     }
 }
+
+/// README.md quotes the example's code between its markers verbatim.
+#[test]
+fn readme_quotes_the_example() {
+    let example = include_str!("../examples/read_changes.rs");
+    let readme = include_str!("../../README.md");
+    let quoted = example
+        .split("// README begin\n")
+        .nth(1)
+        .and_then(|rest| rest.split("// README end\n").next())
+        .expect("the example has README markers");
+    assert!(
+        readme.contains(&format!("```rust\n{quoted}```")),
+        "README.md must quote format/examples/read_changes.rs between its markers"
+    );
+}
