@@ -22,8 +22,6 @@ pub mod source;
 pub mod sql;
 pub mod tally;
 
-pub use replgen_format::{changes, codec, def, index, manifest, packet, timefmt, types};
-pub use replgen_format::{ColumnDef, DecodeError, Replicated, SchemaDef, TableDef};
 #[cfg(feature = "chrono")]
 pub use replgen_format::chrono;
 #[cfg(feature = "rust_decimal")]
@@ -32,5 +30,7 @@ pub use replgen_format::rust_decimal;
 pub use replgen_format::serde_json;
 #[cfg(feature = "time")]
 pub use replgen_format::time;
+pub use replgen_format::{changes, codec, def, index, manifest, packet, timefmt, types};
+pub use replgen_format::{ColumnDef, DecodeError, Replicated, SchemaDef, TableDef};
 
 pub use error::Error;

@@ -210,9 +210,9 @@ pub(crate) fn write_offset(secs: i32, out: &mut Vec<u8>) {
     out.push(if secs < 0 { b'-' } else { b'+' });
     let a = secs.unsigned_abs();
     write!(out, "{:02}", a / 3600).expect("a Vec");
-    if a % 3600 != 0 {
+    if !a.is_multiple_of(3600) {
         write!(out, ":{:02}", a / 60 % 60).expect("a Vec");
-        if a % 60 != 0 {
+        if !a.is_multiple_of(60) {
             write!(out, ":{:02}", a % 60).expect("a Vec");
         }
     }

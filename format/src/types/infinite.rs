@@ -1,7 +1,7 @@
 //! [`MaybeInfinite`]: a library type plus the infinities PostgreSQL's `numeric`, `date` and
 //! timestamp types have and the library type lacks.
 
-use crate::codec::{shown, DecodeError, TextForm};
+use crate::codec::{DecodeError, TextForm};
 
 /// A value of `T` or one of PostgreSQL's infinities, ordered as PostgreSQL orders them
 /// (`-infinity` before every value, `infinity` after). For columns that may hold an infinity,
@@ -59,9 +59,10 @@ impl<T: Infinities> TextForm for MaybeInfinite<T> {
 }
 
 /// The error for an infinity read into a library type without one.
+#[cfg(any(feature = "rust_decimal", feature = "chrono", feature = "time"))]
 pub(crate) fn infinity_error(what: &str, text: &str, library: &str) -> DecodeError {
     DecodeError::new(format!(
         "{what} {} cannot be a {library}; use MaybeInfinite<{library}> for a column that may hold infinities",
-        shown(text)
+        crate::codec::shown(text)
     ))
 }

@@ -29,7 +29,11 @@ pub struct ArtistCreditName {
 pub struct Sale {
     pub id: i32,
     pub price: replgen_format::rust_decimal::Decimal,
-    pub sold: Option<replgen_runtime::types::MaybeInfinite<replgen_format::chrono::DateTime<replgen_format::chrono::Utc>>>,
+    pub sold: Option<
+        replgen_runtime::types::MaybeInfinite<
+            replgen_format::chrono::DateTime<replgen_format::chrono::Utc>,
+        >,
+    >,
     pub meta: Option<replgen_format::serde_json::Value>,
     pub addr: Option<std::net::IpAddr>,
     pub prices: Option<Array<replgen_format::rust_decimal::Decimal>>,
@@ -59,8 +63,14 @@ fn main() {
     let line = b"1\t25.990\tinfinity\t{\"a\": [1, 2.5]}\t::1\t{1.50,-2}";
     let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
     let sale = Sale::decode_fields(&fields).unwrap();
-    assert_eq!(sale.price, replgen_format::rust_decimal::Decimal::new(25990, 3));
-    assert_eq!(sale.sold, Some(replgen_runtime::types::MaybeInfinite::Infinity));
+    assert_eq!(
+        sale.price,
+        replgen_format::rust_decimal::Decimal::new(25990, 3)
+    );
+    assert_eq!(
+        sale.sold,
+        Some(replgen_runtime::types::MaybeInfinite::Infinity)
+    );
     assert_eq!(sale.meta.as_ref().unwrap()["a"][1], 2.5);
     let mut out = Vec::new();
     sale.encode_fields(&mut out);
