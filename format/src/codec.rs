@@ -326,6 +326,10 @@ impl Drop for Fields<'_, '_> {
 
 /// A column value: one COPY-text field. Implemented for every type of the type mapping
 /// (see `docs/design.md`) through [`TextForm`], and for `Option<T>` (None ↔ `\N`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a column type replgen-format knows",
+    note = "library types need the replgen-format feature of their crate: rust_decimal, chrono, time or serde_json"
+)]
 pub trait Value: Sized {
     /// Appends the value as one COPY-text field (escaped; `\N` for NULL), no tab.
     fn encode(&self, out: &mut Vec<u8>);
