@@ -1,0 +1,248 @@
+//! Issue 14: a feed in object storage. Against a real S3-compatible server on 127.0.0.1
+//! (`s3s-fs`, see tests/common/s3.rs): dump, export, import, apply and status through `s3://`,
+//! the dumper killed at every crash point and at random instants, and recovery from what the
+//! bucket holds (an object uploaded by a cut that never committed is removed; a lost prefix is
+//! refused as a lost folder is).
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::s3::{self, objects};
+use common::workload::Rng;
+use common::{feed, Ended, Env, Workload};
+use sha2::Digest;
+
+fn changes(env: &Env, seed: u64, statements: usize) {
+    let mut master = env.connect_master();
+    Workload::new(&mut master, &env.schema, seed, 0).run(&mut master, statements, true);
+}
+
+/// Every listed packet and export file is in the bucket with its listed size and sha256, and
+/// every object under packets/ is listed: the bucket holds nothing unlisted.
+fn assert_bucket_intact(dir: &Path) {
+    let xml = feed::index(dir);
+    let check = |path: &str, size: &str, sha: &str| {
+        let bytes =
+            std::fs::read(dir.join(path)).unwrap_or_else(|_| panic!("listed {path} is missing"));
+        assert_eq!(bytes.len().to_string(), size, "{path}: size");
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&bytes)),
+            sha,
+            "{path}: sha256"
+        );
+    };
+    let mut listed = HashSet::new();
+    for element in xml
+        .split('<')
+        .filter(|e| e.starts_with("packet ") || e.starts_with("export "))
+    {
+        let element = format!("<{element}");
+        let path = feed::attr(&element, "path");
+        check(
+            &path,
+            &feed::attr(&element, "size"),
+            &feed::attr(&element, "sha256"),
+        );
+        listed.insert(path);
+    }
+    for object in objects(dir) {
+        assert!(
+            !object.starts_with("packets/") || listed.contains(&object),
+            "{object} is in the bucket but not listed"
+        );
+        assert!(
+            !object.contains(".replgen-tmp"),
+            "{object}: a temporary object"
+        );
+    }
+}
+
+fn unlisted_packets(dir: &Path) -> Vec<String> {
+    let xml = feed::index(dir);
+    objects(dir)
+        .into_iter()
+        .filter(|o| o.starts_with("packets/") && !xml.contains(&format!("path=\"{o}\"")))
+        .collect()
+}
+
+#[test]
+fn dump_export_import_apply_and_status_through_s3() {
+    let server = s3::server();
+    let env = Env::new("s3_end_to_end");
+    let (url, dir) = server.bucket("end-to-end", "feeds/main");
+    changes(&env, 1, 60);
+    env.mirror_ok(&["export", "--db", &env.master, "--out", &url]);
+    changes(&env, 2, 60);
+    env.mirror_ok(&["dump", "--db", &env.master, "--out", &url]);
+    assert_bucket_intact(&dir);
+    assert!(objects(&dir).iter().any(|o| o.ends_with("/manifest.xml")));
+
+    env.mirror_ok(&["import", "--db", &env.replica, "--from", &url]);
+    env.mirror_ok(&["apply", "--db", &env.replica, "--from", &url]);
+    env.assert_identical();
+    changes(&env, 3, 60);
+    env.mirror_ok(&["dump", "--db", &env.master, "--out", &url]);
+    let status = env.mirror_ok(&["status", "--db", &env.replica, "--from", &url, "--json"]);
+    assert!(
+        status.contains("\"newest_serial\":3") || status.contains("3"),
+        "{status}"
+    );
+    env.mirror_ok(&["apply", "--db", &env.replica, "--from", &url]);
+    env.assert_identical();
+    env.mirror_ok(&[
+        "status",
+        "--db",
+        &env.replica,
+        "--from",
+        &url,
+        "--max-lag",
+        "1h",
+    ]);
+    assert_bucket_intact(&dir);
+}
+
+/// A cut or export killed after uploading under the final name, before its commit, leaves an
+/// unlisted object; the next dumper removes it. Killed after the commit, the next dumper lists
+/// what was uploaded. Then dumpers killed at random instants under concurrent writes.
+#[test]
+fn killed_dumpers_recover_from_what_the_bucket_holds() {
+    let server = s3::server();
+    let env = Env::new("s3_crash");
+    let (url, dir) = server.bucket("crash", "feed");
+    let dump = ["dump", "--db", &env.master, "--out", &url];
+    let export = ["export", "--db", &env.master, "--out", &url];
+    let mut seed = 10;
+    for (args, point) in [
+        (&dump, "dump-mid-packet"),
+        (&dump, "dump-before-commit"),
+        (&dump, "dump-after-commit"),
+        (&dump, "dump-after-publish"),
+        (&export, "export-before-commit"),
+        (&export, "export-after-commit"),
+    ] {
+        seed += 1;
+        changes(&env, seed, 40);
+        let out = Command::new(common::mirror_bin())
+            .args(args)
+            .env("REPLGEN_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("crash point {point}")),
+            "{point}: not reached: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if point == "dump-before-commit" {
+            // The packet went up before the commit that never came.
+            assert_eq!(
+                unlisted_packets(&dir).len(),
+                1,
+                "{point}: {:?}",
+                objects(&dir)
+            );
+        }
+        env.mirror_ok(&dump);
+        assert_bucket_intact(&dir);
+    }
+
+    let writers = common::Writers::start(&env, 2, 300);
+    let mut rng = Rng::new(7);
+    let started = Instant::now();
+    env.mirror_ok(&dump);
+    let mut run = started.elapsed();
+    let (mut killed, mut rounds) = (0, 0);
+    while killed < 12 && rounds < 400 {
+        if rounds % 4 == 0 {
+            let started = Instant::now();
+            env.mirror_ok(&dump);
+            run = started.elapsed();
+            assert_bucket_intact(&dir);
+        }
+        let delay = Duration::from_micros(rng.below(run.as_micros().max(1) as u64));
+        if let Ended::Killed = common::run_killed_after(common::mirror_bin(), &dump, delay) {
+            killed += 1;
+        }
+        rounds += 1;
+    }
+    writers.stop();
+    assert_eq!(
+        killed, 12,
+        "only {killed} of {rounds} dumpers were killed mid-run"
+    );
+    env.mirror_ok(&dump);
+    assert_bucket_intact(&dir);
+    env.mirror_ok(&["import", "--db", &env.replica, "--from", &url]);
+    env.mirror_ok(&["apply", "--db", &env.replica, "--from", &url]);
+    env.assert_identical();
+}
+
+/// An object in packets/ that no cut recorded (what a cut killed before its commit leaves) is
+/// removed by the next dumper; older, pruned packets are kept.
+#[test]
+fn an_unrecorded_object_is_removed_and_a_lost_prefix_is_refused() {
+    let server = s3::server();
+    let env = Env::new("s3_recovery");
+    let (url, dir) = server.bucket("recovery", "feed");
+    let dump = ["dump", "--db", &env.master, "--out", &url];
+    changes(&env, 20, 30);
+    env.mirror_ok(&dump);
+    let listed = feed::attr(&feed::packet_element(&feed::index(&dir), 1), "path");
+    // Serial 2 at a time no cut of this test has (a cut in the same second would have this
+    // very key, and replace the stray legitimately).
+    let (folder, _) = listed.rsplit_once('/').unwrap();
+    let stray = format!("{folder}/replication-000000002-20000101T000000Z.gz");
+    std::fs::copy(dir.join(&listed), dir.join(&stray)).unwrap();
+    assert_eq!(unlisted_packets(&dir), [stray.clone()]);
+    changes(&env, 21, 30);
+    env.mirror_ok(&dump);
+    assert!(!dir.join(&stray).exists(), "{stray} was left in the bucket");
+    assert_bucket_intact(&dir);
+
+    // The prefix lost (emptied, or the wrong --out): refused, naming it, nothing cut.
+    std::fs::remove_dir_all(&dir).unwrap();
+    changes(&env, 22, 30);
+    let err = env.mirror_fails(&dump, 1);
+    assert!(err.contains(&url) && err.contains("no index.xml"), "{err}");
+    assert!(env.pending_changes() > 0);
+    // A new feed there is the way out, as for a folder.
+    env.mirror_ok(&["export", "--db", &env.master, "--out", &url, "--new-feed"]);
+    env.mirror_ok(&dump);
+    assert_bucket_intact(&dir);
+}
+
+/// A bucket that does not exist: one plain sentence naming it, and never the secret key.
+#[test]
+fn errors_name_the_bucket_and_never_the_secret() {
+    let server = s3::server();
+    let env = Env::new("s3_errors");
+    let _ = server;
+    changes(&env, 30, 10);
+    let err = env.mirror_fails(
+        &[
+            "dump",
+            "--db",
+            &env.master,
+            "--out",
+            "s3://no-such-bucket/feed",
+        ],
+        1,
+    );
+    assert!(err.contains("s3://no-such-bucket/feed"), "{err}");
+    assert!(!err.contains(s3::SECRET_KEY), "{err}");
+    let err = env.mirror_fails(
+        &[
+            "status",
+            "--db",
+            &env.replica,
+            "--from",
+            "s3://no-such-bucket/feed",
+        ],
+        1,
+    );
+    assert!(err.contains("s3://no-such-bucket/feed"), "{err}");
+    assert!(!err.contains(s3::SECRET_KEY), "{err}");
+}
