@@ -316,8 +316,26 @@ impl Read for ObjectReader {
     }
 }
 
-/// An object_store error as one line without credentials.
+/// An object_store error as one line without credentials: for a server's refusal, its status
+/// and error code (`404 Not Found (NoSuchBucket)`), else the whole chain of causes.
 fn redact(e: &dyn std::error::Error) -> String {
+    let text = chain(e);
+    let status = text
+        .split_once("status code: ")
+        .map(|(_, rest)| rest.split(':').next().unwrap_or(rest).trim().to_string());
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.to_string());
+    match (status, code) {
+        (Some(status), Some(code)) => format!("the server answered {status} ({code})"),
+        (Some(status), None) => format!("the server answered {status}"),
+        _ => text,
+    }
+}
+
+/// Every cause of `e` in one line, credentials removed.
+fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -334,6 +352,21 @@ fn redact(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_is_its_status_and_code() {
+        let e = io::Error::other(
+            "Error performing GET http://127.0.0.1:1/b?list-type=2 in 5ms - Server returned \
+             non-2xx status code: 404 Not Found: <?xml version=\"1.0\"?><Error><Code>NoSuchBucket\
+             </Code></Error>",
+        );
+        assert_eq!(
+            redact(&e),
+            "the server answered 404 Not Found (NoSuchBucket)"
+        );
+        let e = io::Error::other("connect to https://user:pw@host/ failed");
+        assert_eq!(redact(&e), "connect to https://***@host/ failed");
+    }
 
     #[test]
     fn object_urls_are_told_from_folders_and_http() {

@@ -26,9 +26,15 @@ pub(super) fn fetch<T: Send + 'static>(
         std::thread::spawn(move || {
             let result = bucket
                 .reader(&rel)
-                .map_err(|source| FetchError::Io {
-                    what: shown,
-                    source,
+                .map_err(|e| {
+                    // The bucket's message names the object too; it is named once here.
+                    let prefix = format!("cannot read {shown}: ");
+                    let reason = e.to_string();
+                    let reason = reason.strip_prefix(&prefix).unwrap_or(&reason).to_string();
+                    FetchError::Io {
+                        what: shown,
+                        source: std::io::Error::new(e.kind(), reason),
+                    }
                 })
                 .and_then(|mut reader| consume(&mut reader));
             let _ = tx.send(result);
