@@ -103,6 +103,26 @@ fn dump_export_import_apply_and_status_through_s3() {
         "1h",
     ]);
     assert_bucket_intact(&dir);
+
+    // Signed: the signature object goes up with the index, and replicas check it.
+    let keys = tempfile::tempdir().unwrap();
+    let (sk, pk) = (keys.path().join("feed.key"), keys.path().join("feed.pub"));
+    let (sk, pk) = (sk.to_str().unwrap(), pk.to_str().unwrap());
+    env.mirror_ok(&["keygen", "--secret-key", sk, "--public-key", pk]);
+    changes(&env, 4, 30);
+    env.mirror_ok(&["dump", "--db", &env.master, "--out", &url, "--sign-key", sk]);
+    assert!(dir.join("index.xml.minisig").is_file());
+    env.mirror_ok(&[
+        "apply",
+        "--db",
+        &env.replica,
+        "--from",
+        &url,
+        "--trust-key",
+        pk,
+    ]);
+    env.assert_identical();
+    assert_bucket_intact(&dir);
 }
 
 /// A cut or export killed after uploading under the final name, before its commit, leaves an
@@ -201,6 +221,18 @@ fn an_unrecorded_object_is_removed_and_a_lost_prefix_is_refused() {
     env.mirror_ok(&dump);
     assert!(!dir.join(&stray).exists(), "{stray} was left in the bucket");
     assert_bucket_intact(&dir);
+
+    // A listed packet gone from the bucket: refused, naming it (no local copy stands in).
+    let first = feed::attr(&feed::packet_element(&feed::index(&dir), 1), "path");
+    let kept = std::fs::read(dir.join(&first)).unwrap();
+    std::fs::remove_file(dir.join(&first)).unwrap();
+    let err = env.mirror_fails(&dump, 1);
+    assert!(
+        err.contains(&url) && err.contains(&first) && err.contains("missing"),
+        "{err}"
+    );
+    std::fs::write(dir.join(&first), kept).unwrap();
+    env.mirror_ok(&dump);
 
     // The prefix lost (emptied, or the wrong --out): refused, naming it, nothing cut.
     std::fs::remove_dir_all(&dir).unwrap();
