@@ -61,6 +61,20 @@ fn assert_bucket_intact(dir: &Path) {
     }
 }
 
+/// Runs `mirror args` made to abort at the crash point `point`, and checks it got there.
+fn crash_at(point: &str, args: &[&str]) {
+    let out = Command::new(common::mirror_bin())
+        .args(args)
+        .env("REPLGEN_CRASH_AT", point)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("crash point {point}")),
+        "{point}: not reached: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn unlisted_packets(dir: &Path) -> Vec<String> {
     let xml = feed::index(dir);
     objects(dir)
@@ -146,16 +160,7 @@ fn killed_dumpers_recover_from_what_the_bucket_holds() {
     ] {
         seed += 1;
         changes(&env, seed, 40);
-        let out = Command::new(common::mirror_bin())
-            .args(args)
-            .env("REPLGEN_CRASH_AT", point)
-            .output()
-            .unwrap();
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains(&format!("crash point {point}")),
-            "{point}: not reached: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crash_at(point, args);
         if point == "dump-before-commit" {
             // The packet went up before the commit that never came.
             assert_eq!(
@@ -196,7 +201,14 @@ fn killed_dumpers_recover_from_what_the_bucket_holds() {
     env.mirror_ok(&dump);
     assert_bucket_intact(&dir);
     env.mirror_ok(&["import", "--db", &env.replica, "--from", &url]);
-    env.mirror_ok(&["apply", "--db", &env.replica, "--from", &url]);
+    // Appliers reading from the bucket, killed at apply's crash points, then one that finishes.
+    let apply = ["apply", "--db", &env.replica, "--from", &url];
+    for point in ["apply-staged", "apply-before-commit", "apply-after-commit"] {
+        changes(&env, 40, 40);
+        env.mirror_ok(&dump);
+        crash_at(point, &apply);
+    }
+    env.mirror_ok(&apply);
     env.assert_identical();
 }
 
