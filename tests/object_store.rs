@@ -324,3 +324,36 @@ fn a_large_file_is_uploaded_in_parts_and_read_back_whole() {
     bucket.delete("packets/big.gz").unwrap();
     assert_eq!(bucket.head("packets/big.gz").unwrap(), None);
 }
+
+/// Packets pruned from the index stay in the bucket, as in a folder (recovery never takes them
+/// for leftovers), unless `--delete-pruned` deletes them.
+#[test]
+fn pruned_packets_are_kept_unless_deleted() {
+    let server = s3::server();
+    let env = Env::new("s3_pruned");
+    let (url, dir) = server.bucket("pruned", "feed");
+    let dump = ["dump", "--db", &env.master, "--out", &url, "--keep", "1"];
+    for seed in 50..53 {
+        changes(&env, seed, 20);
+        env.mirror_ok(&dump);
+    }
+    let packets = |dir: &Path| {
+        objects(dir)
+            .into_iter()
+            .filter(|o| o.starts_with("packets/"))
+            .count()
+    };
+    assert_eq!(packets(&dir), 3);
+    assert_eq!(unlisted_packets(&dir).len(), 2);
+    // Packets 1 and 2 were forgotten when they left the index; packet 3 leaves it now, deleted.
+    changes(&env, 53, 20);
+    env.mirror_ok(&[&dump[..], &["--delete-pruned"]].concat());
+    assert_eq!(packets(&dir), 3, "{:?}", objects(&dir));
+    let unlisted = unlisted_packets(&dir);
+    assert!(
+        unlisted.len() == 2
+            && unlisted[0].contains("replication-000000001-")
+            && unlisted[1].contains("replication-000000002-"),
+        "{unlisted:?}"
+    );
+}
