@@ -18,6 +18,9 @@ pub enum Error {
     },
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
+    /// A call to object storage failed; the message names the object (never a credential).
+    #[error("{0}")]
+    ObjectStore(io::Error),
     #[error(transparent)]
     Fetch(#[from] FetchError),
     #[error(transparent)]

@@ -7,6 +7,7 @@
 //! replica reads a feed from; [`cli`] is the command line. [`db`] and [`sql`] are the
 //! connection and the SQL templates all of them share.
 
+pub mod bucket;
 pub mod cli;
 pub mod compare;
 pub mod db;

@@ -5,6 +5,7 @@
 
 pub mod feed;
 pub mod http;
+pub mod s3;
 pub mod workload;
 
 use std::os::unix::process::ExitStatusExt;

@@ -138,7 +138,7 @@ enum Command {
     Dump {
         #[command(flatten)]
         db: DbArg,
-        /// The feed's root folder (packets, exports, index.xml).
+        /// The feed's root (packets, exports, index.xml): a folder, or s3://bucket/prefix (gs://, az://).
         #[arg(long)]
         out: std::path::PathBuf,
         /// Repeat every DURATION (e.g. 1h, 5m, 10s) until SIGINT or SIGTERM.
@@ -176,7 +176,7 @@ enum Command {
     Export {
         #[command(flatten)]
         db: DbArg,
-        /// The feed's root folder (packets, exports, index.xml).
+        /// The feed's root (packets, exports, index.xml): a folder, or s3://bucket/prefix (gs://, az://).
         #[arg(long)]
         out: std::path::PathBuf,
         /// How many packets index.xml lists.
@@ -201,7 +201,7 @@ enum Command {
     Import {
         #[command(flatten)]
         db: DbArg,
-        /// The feed: a folder, file:// URL or http(s):// URL.
+        /// The feed: a folder, file:// URL, http(s):// URL or s3:// (gs://, az://) URL.
         #[arg(long)]
         from: String,
         /// Replace the rows of a replica that is not empty.
@@ -218,7 +218,7 @@ enum Command {
     Apply {
         #[command(flatten)]
         db: DbArg,
-        /// The feed: a folder, file:// URL or http(s):// URL.
+        /// The feed: a folder, file:// URL, http(s):// URL or s3:// (gs://, az://) URL.
         #[arg(long)]
         from: String,
         /// Keep polling for new packets until SIGINT or SIGTERM.

@@ -1,12 +1,18 @@
-//! The feed folder a dumper publishes into: unfinished files wait under `.replgen-tmp/` (never
-//! ending in `.gz`, never listed), finished ones are renamed to their final names durably, and
-//! `index.xml` is replaced whole. What the database says was published is the master's
-//! business ([`crate::master`]); this module only knows the folder.
+//! The feed a dumper publishes into, a folder or a prefix in object storage. In a folder,
+//! unfinished files wait under `.replgen-tmp/` (never ending in `.gz`, never listed), finished
+//! ones are renamed to their final names durably, and `index.xml` is replaced whole. In object
+//! storage ([`crate::bucket`]) files are written into a private local staging folder, uploaded
+//! under their final keys before the database records them ([`Feed::stage`]: an object appears
+//! only complete), and `index.xml` is put last. What the database says was published is the
+//! master's business ([`crate::master`]); this module only knows the folder or the bucket.
 
 pub mod durable;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::bucket::Bucket;
 
 use crate::error::{Context, Error, Result};
 use crate::index::Index;
@@ -20,19 +26,58 @@ pub const INDEX_FILE: &str = "index.xml";
 
 #[derive(Debug, Clone)]
 pub struct Feed {
+    /// The folder; in object storage, the private local staging folder.
     root: PathBuf,
+    remote: Option<Remote>,
+}
+
+/// A feed in object storage: the bucket, and the staging folder (removed when dropped; after
+/// a kill it holds nothing the bucket needs).
+#[derive(Debug, Clone)]
+struct Remote {
+    bucket: Arc<Bucket>,
+    _staging: Arc<tempfile::TempDir>,
 }
 
 impl Feed {
-    /// Opens (creating when missing) the feed folder at `root`.
+    /// Opens (creating when missing) the feed folder at `root`, or the object storage prefix
+    /// it names (`s3://bucket/prefix`, `gs://...`, `az://...`).
     pub fn open(root: impl Into<PathBuf>) -> Result<Feed> {
         let root = root.into();
+        if let Some(url) = root.to_str().filter(|s| crate::bucket::is_object_url(s)) {
+            let bucket = Bucket::open(url).map_err(Error::ObjectStore)?;
+            let staging = tempfile::Builder::new()
+                .prefix("replgen-staging-")
+                .tempdir()
+                .context(|| "cannot create a local staging folder".into())?;
+            return Ok(Feed {
+                root: staging.path().to_path_buf(),
+                remote: Some(Remote {
+                    bucket: Arc::new(bucket),
+                    _staging: Arc::new(staging),
+                }),
+            });
+        }
         durable::create_dirs(&root).context(|| format!("cannot create {}", root.display()))?;
-        Ok(Feed { root })
+        Ok(Feed { root, remote: None })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// The feed's place as it may be printed: the folder, or the object storage URL.
+    pub fn describe(&self) -> String {
+        match &self.remote {
+            Some(remote) => remote.bucket.url().to_string(),
+            None => self.root.display().to_string(),
+        }
+    }
+
+    /// The object storage the feed lives in, if it does.
+    pub fn bucket(&self) -> Option<&Bucket> {
+        self.remote.as_ref().map(|r| &*r.bucket)
+    }
+
+    /// A bucket call's result; its error already names the object.
+    fn io<T>(&self, _rel: &str, result: std::io::Result<T>) -> Result<T> {
+        result.map_err(Error::ObjectStore)
     }
 
     /// A published file's place, from its path relative to the root (as the index lists it).
@@ -85,8 +130,71 @@ impl Feed {
         })
     }
 
-    /// Gives a finished temporary file or folder its final name `rel`, durably.
+    /// Before the database records a finished temporary file or folder as published: in
+    /// object storage, uploads it under its final key `rel` (a folder's files one by one, its
+    /// `manifest.xml` last, so a manifest is there only when its files are). A folder feed does
+    /// nothing here: its files get their names after the commit ([`Feed::publish`]).
+    ///
+    /// The keys staged are new: a serial after every cut the database recorded, which
+    /// [`crate::master`] has checked the index does not list; an object the index lists is
+    /// never overwritten (refused here should that check ever be wrong).
+    pub fn stage(&self, tmp: &Path, rel: &str) -> Result<()> {
+        let Some(bucket) = self.bucket() else {
+            return Ok(());
+        };
+        if let Some(index) = self.read_published(INDEX_FILE)? {
+            if let Ok(index) = Index::parse(&index) {
+                let listed = index
+                    .packets
+                    .iter()
+                    .chain(&index.export)
+                    .any(|e| e.path == rel || e.path.starts_with(&format!("{rel}/")));
+                if listed {
+                    return Err(Error::UnsafeFeedPath {
+                        path: bucket.describe(rel),
+                        reason: "the index lists it, and a listed object is never replaced".into(),
+                    });
+                }
+            }
+        }
+        if !tmp.is_dir() {
+            return self.io(rel, bucket.upload(rel, tmp));
+        }
+        let list_ctx = || format!("cannot list {}", tmp.display());
+        let mut names: Vec<String> = fs::read_dir(tmp)
+            .context(list_ctx)?
+            .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .context(list_ctx)?;
+        // Sorted, with the manifest last.
+        names.sort_by_key(|name| (name == "manifest.xml", name.clone()));
+        for name in names {
+            let key = format!("{rel}/{name}");
+            self.io(&key, bucket.upload(&key, &tmp.join(&name)))?;
+        }
+        Ok(())
+    }
+
+    /// Every object under the folder `under`, relative to the root (object storage only: a
+    /// folder feed never holds a final name the database did not record).
+    pub fn list_objects(&self, under: &str) -> Result<Vec<String>> {
+        match self.bucket() {
+            Some(bucket) => self.io(under, bucket.list(under)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Gives a finished temporary file or folder its final name `rel`, durably (in object
+    /// storage it was uploaded by [`Feed::stage`]: the local copy goes).
     pub fn publish(&self, tmp: &Path, rel: &str) -> Result<()> {
+        if self.bucket().is_some() {
+            let removed = if tmp.is_dir() {
+                fs::remove_dir_all(tmp)
+            } else {
+                fs::remove_file(tmp)
+            };
+            return removed.context(|| format!("cannot remove {}", tmp.display()));
+        }
         self.check_path(rel)?;
         let final_path = self.path(rel);
         durable::publish(tmp, &final_path)
@@ -106,9 +214,14 @@ impl Feed {
         let bytes = index.to_xml();
         self.check_path(INDEX_FILE)?;
         self.check_path(SIGNATURE_FILE)?;
-        let write = |path: &Path, bytes: &[u8]| {
-            durable::write_atomic(path, bytes)
-                .context(|| format!("cannot write {}", path.display()))
+        let write = |path: &Path, bytes: &[u8]| match self.bucket() {
+            Some(bucket) => {
+                let rel = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                let rel = rel.unwrap_or_default();
+                self.io(&rel, bucket.put(&rel, bytes.to_vec()))
+            }
+            None => durable::write_atomic(path, bytes)
+                .context(|| format!("cannot write {}", path.display())),
         };
         if keys.is_empty() {
             write(&path, &bytes)?;
@@ -131,6 +244,9 @@ impl Feed {
     /// A published file's bytes, none when it does not exist; refused when it, or a folder on
     /// the way to it, is anything the dumper does not make (a symbolic link, say).
     pub fn read_published(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(bucket) = self.bucket() {
+            return self.io(rel, bucket.get(rel));
+        }
         if !self.exists(rel)? {
             return Ok(None);
         }
@@ -144,6 +260,9 @@ impl Feed {
     /// to it inside the feed) when it is a symbolic link or not a plain file or folder: the
     /// dumper never follows a link it did not make.
     pub fn exists(&self, rel: &str) -> Result<bool> {
+        if let Some(bucket) = self.bucket() {
+            return self.io(rel, bucket.head(rel)).map(|size| size.is_some());
+        }
         self.check_path(rel)?;
         Ok(fs::symlink_metadata(self.path(rel)).is_ok())
     }
@@ -152,6 +271,10 @@ impl Feed {
     /// on the way is not a folder, or the entry itself is neither a regular file nor a folder
     /// (a FIFO, a device). Missing parts are fine: the dumper creates them.
     pub fn check_path(&self, rel: &str) -> Result<()> {
+        if self.bucket().is_some() {
+            // Keys are names, not paths: there is nothing to follow.
+            return Ok(());
+        }
         let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
         let mut path = self.root.clone();
         for (i, part) in parts.iter().enumerate() {
@@ -205,6 +328,11 @@ impl Feed {
 
     /// Deletes a published file; false when it was already gone.
     pub fn remove_file(&self, rel: &str) -> Result<bool> {
+        if let Some(bucket) = self.bucket() {
+            let existed = self.io(rel, bucket.head(rel))?.is_some();
+            self.io(rel, bucket.delete(rel))?;
+            return Ok(existed);
+        }
         self.check_path(rel)?;
         let path = self.path(rel);
         match fs::remove_file(&path) {
@@ -217,6 +345,19 @@ impl Feed {
     /// Deletes the folder holding the published file `rel` (an export's manifest) with its
     /// contents.
     pub fn remove_folder_of(&self, rel: &str) -> Result<()> {
+        if let Some(bucket) = self.bucket() {
+            let Some((folder, _)) = rel.rsplit_once('/') else {
+                return Ok(());
+            };
+            // The manifest goes last, so an interrupted removal leaves no manifest without its
+            // files.
+            let mut keys = self.io(folder, bucket.list(folder))?;
+            keys.sort_by_key(|key| (key == rel, key.clone()));
+            for key in keys {
+                self.io(&key, bucket.delete(&key))?;
+            }
+            return Ok(());
+        }
         let Some(dir) = self.path(rel).parent().map(Path::to_path_buf) else {
             return Ok(());
         };

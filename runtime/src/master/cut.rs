@@ -219,6 +219,8 @@ pub(super) fn prepare_cut(
         ],
     )
     .context(|| "cannot record the cut".into())?;
+    // In object storage the packet goes up under its final name before the commit.
+    feed.stage(&tmp, &path)?;
     let entry = Entry {
         serial,
         path,

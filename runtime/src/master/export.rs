@@ -147,6 +147,8 @@ impl Master {
         let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
         let bytes: u64 = manifest.tables.iter().map(|t| t.size).sum::<u64>() + size;
         let rel = format!("exports/{name}/manifest.xml");
+        // In object storage the export goes up under its final name before the commit.
+        self.feed.stage(&tmp_dir, &format!("exports/{name}"))?;
         tx.execute(
             "INSERT INTO replgen.exports (serial, created, path, bytes, sha256, rows, schema_version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \

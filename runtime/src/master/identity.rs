@@ -50,7 +50,7 @@ fn read_index(feed: &Feed) -> Result<Option<Index>> {
     Index::parse(&bytes)
         .map(Some)
         .map_err(|source| Error::FolderIndexInvalid {
-            folder: feed.root().display().to_string(),
+            folder: feed.describe(),
             source,
         })
 }
@@ -60,7 +60,7 @@ impl Master {
     /// index listing serials this database never cut (it is behind its folder), or no index at
     /// all once this database has published.
     pub(super) fn check_folder(&mut self, last_serial: u64) -> Result<()> {
-        let folder = self.feed.root().display().to_string();
+        let folder = self.feed.describe();
         let Some(index) = read_index(&self.feed)? else {
             if self.published {
                 return Err(Error::FeedFolderLost { folder });

@@ -1,4 +1,6 @@
-//! Where a replica reads a feed from: a directory (or `file://` URL) or an `http(s)://` base URL.
+//! Where a replica reads a feed from: a directory (or `file://` URL), an `http(s)://` base URL,
+//! or object storage (`s3://bucket/prefix`, `gs://...`, `az://...`, with the service's
+//! credentials from the environment).
 //! Every file is fetched into a local temporary file while its size and sha256 are checked
 //! against the index; nothing read from the network is trusted before that.
 
@@ -15,6 +17,7 @@ use crate::signing::{self, TrustedKey, Verdict, SIGNATURE_FILE};
 use crate::timefmt;
 
 mod http;
+mod object;
 
 /// The largest index.xml accepted.
 const MAX_INDEX_BYTES: u64 = 64 << 20;
@@ -80,6 +83,12 @@ enum Place {
         agent: ureq::Agent,
         opts: FetchOptions,
     },
+    /// Object storage; an URL that cannot be opened fails at the first fetch, naming why.
+    Object {
+        url: String,
+        bucket: Result<Arc<crate::bucket::Bucket>, String>,
+        opts: FetchOptions,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,8 +146,21 @@ fn show_duration(d: Duration) -> String {
 }
 
 impl Source {
-    /// `DIR`, `file:///DIR` or `http(s)://host/base`.
+    /// `DIR`, `file:///DIR`, `http(s)://host/base` or `s3://bucket/prefix` (`gs://`, `az://`).
     pub fn parse(spec: &str, opts: FetchOptions) -> Source {
+        if crate::bucket::is_object_url(spec) {
+            let bucket = crate::bucket::Bucket::open(spec)
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
+            return Source {
+                trust: opts.trust.clone(),
+                place: Place::Object {
+                    url: crate::redact::urls(spec.trim_end_matches('/')),
+                    bucket,
+                    opts,
+                },
+            };
+        }
         if spec.starts_with("http://") || spec.starts_with("https://") {
             // Redirects are followed by `http`, which refuses any scheme but http(s).
             let agent = ureq::AgentBuilder::new()
@@ -167,6 +189,7 @@ impl Source {
         match &self.place {
             Place::Dir(dir) => dir.join(rel).display().to_string(),
             Place::Http { base, .. } => crate::redact::urls(&format!("{base}/{rel}")),
+            Place::Object { url, .. } => format!("{url}/{rel}"),
         }
     }
 
@@ -323,6 +346,10 @@ impl Source {
                 opts,
                 consume,
             ),
+            Place::Object { bucket, opts, .. } => match bucket {
+                Ok(bucket) => object::fetch(bucket, rel, opts.deadline(size), opts, consume),
+                Err(reason) => Err(FetchError::Invalid(reason.clone())),
+            },
         }
     }
 }
