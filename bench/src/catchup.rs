@@ -16,7 +16,10 @@ fn same_artists(master: &mut Client, replica: &mut Client, what: &str) {
     let digest = "SELECT count(*)::text || ' ' || coalesce(sum(hashtext(a::text)::bigint), 0)::text FROM artist a";
     let m: String = master.query_one(digest, &[]).expect("digest").get(0);
     let r: String = replica.query_one(digest, &[]).expect("digest").get(0);
-    assert_eq!(m, r, "{what}: the replica's artist rows differ from the master's");
+    assert_eq!(
+        m, r,
+        "{what}: the replica's artist rows differ from the master's"
+    );
 }
 
 /// What one catch-up run measured.
@@ -44,22 +47,37 @@ fn catch_up(
         let (murl, mut m) = util::database(cluster, &format!("{name}_master_{i}"), true);
         let (rurl, mut r) = util::database(cluster, &format!("{name}_replica_{i}"), false);
         exec(&mut m, &util::insert_artists("artist", 1, initial));
-        util::run(&mut mirror(&["dump", "--db", &murl, "--out", &dir]), "mirror dump");
-        util::run(&mut mirror(&["apply", "--db", &rurl, "--from", &dir]), "mirror apply");
+        util::run(
+            &mut mirror(&["dump", "--db", &murl, "--out", &dir]),
+            "mirror dump",
+        );
+        util::run(
+            &mut mirror(&["apply", "--db", &rurl, "--from", &dir]),
+            "mirror apply",
+        );
         exec(&mut r, "VACUUM ANALYZE artist");
         for step in steps {
             exec(&mut m, step);
             if i == 0 {
-                util::run(&mut mirror(&["dump", "--db", &murl, "--out", &dir]), "mirror dump");
+                util::run(
+                    &mut mirror(&["dump", "--db", &murl, "--out", &dir]),
+                    "mirror dump",
+                );
             }
         }
         if i == 1 {
-            util::run(&mut mirror(&["dump", "--db", &murl, "--out", &dir]), "mirror dump");
+            util::run(
+                &mut mirror(&["dump", "--db", &murl, "--out", &dir]),
+                "mirror dump",
+            );
         }
         let pending = util::packets(feed.path()).len() - 1;
         let rows = count_rows(&dir);
         exec(&mut r, "CHECKPOINT");
-        let run = util::run(&mut mirror(&["apply", "--db", &rurl, "--from", &dir]), "mirror apply");
+        let run = util::run(
+            &mut mirror(&["apply", "--db", &rurl, "--from", &dir]),
+            "mirror apply",
+        );
         same_artists(&mut m, &mut r, name);
         ends.push((pending, rows, run.elapsed));
     }
@@ -100,7 +118,11 @@ fn push(section: &mut Section, what: String, c: &CatchUp, goal: f64) {
                 c.packets,
                 rate(c.rows, c.many)
             ),
-            format!("{} (1 packet, {} rows)", secs(c.one), rows_label(c.one_rows)),
+            format!(
+                "{} (1 packet, {} rows)",
+                secs(c.one),
+                rows_label(c.one_rows)
+            ),
         )
         .ratio(c.one.as_secs_f64() / c.many.as_secs_f64())
         .at_least(goal),
@@ -125,7 +147,11 @@ pub fn run(opts: &Opts) -> Section {
          position), bounded at 250,000 rows, 64 MiB or 1,000 packets."
             .into(),
     );
-    let (small, per) = if opts.quick { (20, 1_000) } else { (300, 1_000) };
+    let (small, per) = if opts.quick {
+        (20, 1_000)
+    } else {
+        (300, 1_000)
+    };
     let steps: Vec<String> = (0..small as u64)
         .map(|k| util::insert_artists("artist", 1_000_001 + k * per, 1_000_000 + (k + 1) * per))
         .collect();
@@ -140,7 +166,11 @@ pub fn run(opts: &Opts) -> Section {
     // A week behind: 168 hourly packets. MusicBrainz's own hourly replication packets carry some
     // thousands of row changes in a busy hour; 2,000 a packet (1,200 updates of existing rows,
     // 600 new rows, 200 deletes) over a 200k-artist table is that order.
-    let (hours, base) = if opts.quick { (12u64, 20_000u64) } else { (168, 200_000) };
+    let (hours, base) = if opts.quick {
+        (12u64, 20_000u64)
+    } else {
+        (168, 200_000)
+    };
     let steps: Vec<String> = (0..hours)
         .map(|h| {
             let new_from = 1_000_001 + h * 600;
@@ -233,8 +263,7 @@ fn stage_and_merge(client: &mut Client, rows: &str, how: sql::Merge) -> Duration
         "INSERT INTO replgen_stage_900001 (replgen_seq, replgen_op, {cols}) SELECT 0, 0, * FROM ({rows}) r"
     ))
     .expect("stage rows");
-    tx.batch_execute(&sql::merge(&NARROW, how))
-        .expect("merge");
+    tx.batch_execute(&sql::merge(&NARROW, how)).expect("merge");
     tx.commit().expect("commit");
     start.elapsed()
 }
@@ -246,12 +275,18 @@ fn merge_shapes(cluster: &replgen_testkit::Cluster, opts: &Opts, section: &mut S
     let (_url, mut c) = util::database(cluster, "catchup_narrow", false);
     let rows_file = tempfile::NamedTempFile::new().expect("temp file");
     let mut results = Vec::new();
-    for (label, update) in [("update-heavy (every row)", true), ("insert-heavy (new rows)", false)] {
+    for (label, update) in [
+        ("update-heavy (every row)", true),
+        ("insert-heavy (new rows)", false),
+    ] {
         let mut times = Vec::new();
         for in_place in [false, true] {
             exec(&mut c, NARROW_DDL);
             if update {
-                exec(&mut c, &format!("INSERT INTO artist_narrow {}", narrow_rows(1, n, "")));
+                exec(
+                    &mut c,
+                    &format!("INSERT INTO artist_narrow {}", narrow_rows(1, n, "")),
+                );
             }
             exec(&mut c, "VACUUM ANALYZE artist_narrow");
             exec(&mut c, "CHECKPOINT");
@@ -261,7 +296,11 @@ fn merge_shapes(cluster: &replgen_testkit::Cluster, opts: &Opts, section: &mut S
                 in_place,
             };
             let (from, to) = if update { (1, n) } else { (n + 1, 2 * n) };
-            times.push(stage_and_merge(&mut c, &narrow_rows(from, to, " (upd)"), how));
+            times.push(stage_and_merge(
+                &mut c,
+                &narrow_rows(from, to, " (upd)"),
+                how,
+            ));
         }
         // The baseline: COPY of the same rows into an empty table.
         let (from, to) = if update { (1, n) } else { (n + 1, 2 * n) };

@@ -294,6 +294,8 @@ impl Replica {
             )?;
             emptied = done.emptied.clone();
             upgrade = Some(done);
+            // The upgrade changes the tables: their shapes are read again.
+            shapes.0.clear();
         }
         // A reloaded table's rows replace all of its own.
         for &id in &header.reload {
@@ -325,6 +327,8 @@ impl Replica {
         )?;
         if let Some(upgrade) = upgrade {
             upgrade::after_rows(&mut tx, upgrade)?;
+            // And so may the mirror's own SQL.
+            shapes.0.clear();
             if let Some(dir) = &self.replica_sql {
                 let versions = (replica_layout.version + 1..=layout.version)
                     .filter(|&v| schema.layout(v).is_some());
