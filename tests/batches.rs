@@ -8,13 +8,11 @@ use std::process::Command;
 
 use common::feed::{self, packet_element, rewrite_packet, set_index};
 use common::{Env, Workload};
-use replgen_runtime::def::{ColumnDef, TableDef};
 
 const GID: &str = "10000000-0000-4000-a000-0000000000";
 
-/// Packets 2..=5 of one key's life (ADD, UPDATE, REMOVE, ADD again) on a table merged in place
-/// (artist_credit: its only unique index is the key's) and on one that is not (artist: a unique
-/// gid, swapped between two rows across the batch).
+/// Packets 2..=5 of one key's life (ADD, UPDATE, REMOVE, ADD again) on artist_credit, and on
+/// artist, whose unique gid two rows swap across the batch.
 fn key_lives(env: &Env) {
     let mut master = env.connect_master();
     let steps = [
@@ -176,73 +174,6 @@ fn a_kill_inside_a_batch_leaves_the_replica_at_a_packet_boundary() {
         };
         assert_eq!(after, expected, "{point}");
     }
-    env.apply();
-    env.assert_identical();
-}
-
-/// A table of this project's schema as the runtime sees it, for the shape query alone.
-fn table(name: &'static str, columns: &'static [ColumnDef]) -> TableDef {
-    TableDef {
-        id: 1,
-        schema: "public",
-        name,
-        columns,
-        key: &[0],
-        check_row: |_| Ok(()),
-        check_key: |_| Ok(()),
-    }
-}
-
-const fn col(name: &'static str) -> ColumnDef {
-    ColumnDef {
-        name,
-        sql_type: "integer",
-        nullable: false,
-    }
-}
-
-#[test]
-fn only_a_table_whose_sole_unique_index_is_its_key_and_that_has_no_trigger_merges_in_place() {
-    let env = Env::new("batch_shapes");
-    let mut replica = env.connect_replica();
-    let in_place = |replica: &mut postgres::Client, t: &TableDef| -> bool {
-        replica
-            .query_one(&replgen_runtime::sql::in_place(t), &[])
-            .unwrap()
-            .get(0)
-    };
-    const CREDIT: &[ColumnDef] = &[col("id"), col("name")];
-    const ARTIST: &[ColumnDef] = &[col("id"), col("gid")];
-    let (credit, artist) = (table("artist_credit", CREDIT), table("artist", ARTIST));
-    assert!(
-        in_place(&mut replica, &credit),
-        "artist_credit: primary key only"
-    );
-    assert!(
-        !in_place(&mut replica, &artist),
-        "artist: a unique index on gid too"
-    );
-    replica
-        .batch_execute(
-            "CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; \
-             CREATE TRIGGER bump BEFORE INSERT ON artist_credit FOR EACH ROW EXECUTE FUNCTION bump(); \
-             ALTER TABLE artist_credit ENABLE ALWAYS TRIGGER bump",
-        )
-        .unwrap();
-    assert!(!in_place(&mut replica, &credit), "artist_credit: a trigger");
-    replica
-        .batch_execute(
-            "DROP TRIGGER bump ON artist_credit; \
-             CREATE UNIQUE INDEX credit_name ON artist_credit (name)",
-        )
-        .unwrap();
-    assert!(
-        !in_place(&mut replica, &credit),
-        "artist_credit: a unique index on name too"
-    );
-    replica.batch_execute("DROP INDEX credit_name").unwrap();
-    // The catch-up still applies through every shape.
-    key_lives(&env);
     env.apply();
     env.assert_identical();
 }

@@ -36,7 +36,6 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "forget_feed",
     "has_rows",
     "import_copy",
-    "in_place",
     "init_survey",
     "last_cut",
     "live_columns",
@@ -159,7 +158,9 @@ pub struct Merge {
     pub analyze: bool,
     /// The stage holds a batch of packets: keep only each key's newest version.
     pub batched: bool,
-    /// Update existing rows where they are (the table's shape allows it: see in_place.sql.jinja).
+    /// Upsert on the key instead of DELETE + INSERT (only for a table whose sole unique index is
+    /// the key's and that has no trigger). Measured slower (bench section 9): apply never asks
+    /// for it; kept so the bench shows the comparison.
     pub in_place: bool,
 }
 
@@ -173,15 +174,6 @@ pub fn merge(t: &TableDef, how: Merge) -> String {
             batched => how.batched,
             in_place => how.in_place,
         },
-    )
-}
-
-/// The query that says whether `t` may be merged in place.
-pub fn in_place(t: &TableDef) -> String {
-    let key_names: Vec<String> = t.key_columns().map(|c| quote_literal(c.name)).collect();
-    render(
-        "in_place",
-        context! { t => table_context(t), key_names => key_names },
     )
 }
 
@@ -352,7 +344,7 @@ mod tests {
                 rel => "\"p\"",
                 kind => 3,
                 q => "\"s\"", qname => "\"s\".\"e\"", labels => vec!["'a'"], label => "'b'", after => "'a'",
-                analyze => true, batched => true, in_place => true, key_names => vec!["'id'"],
+                analyze => true, batched => true, in_place => true,
             };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");

@@ -2,7 +2,7 @@
 //! replica's position in serial order, each with its new position in one transaction, so a kill
 //! at any instant never applies a change twice or skips one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::sync::atomic::Ordering;
@@ -109,8 +109,6 @@ impl Replica {
         }
         let total = pending.len() as u64;
         self.tally.start(pending.iter().map(|p| p.rows).sum());
-        // Whether each table may be merged in place, read once per run.
-        let mut shapes = Shapes::default();
         let mut done = 0usize;
         let mut record =
             |summary: &mut ApplySummary, done: &mut usize, entry: &Entry, rows: u64| {
@@ -127,7 +125,7 @@ impl Replica {
             let rest = &pending[done..];
             let n = batch_len(rest, &chain);
             if n > 1 {
-                match self.apply_batch(source, &rest[..n], &mut chain, &mut shapes) {
+                match self.apply_batch(source, &rest[..n], &mut chain) {
                     Ok(applied) if !applied.is_empty() => {
                         for (k, rows) in applied.into_iter().enumerate() {
                             record(&mut summary, &mut done, rest[k], rows);
@@ -147,7 +145,7 @@ impl Replica {
                             if self.stop.load(Ordering::SeqCst) {
                                 break;
                             }
-                            let rows = self.apply_entry(source, entry, &mut chain, &mut shapes)?;
+                            let rows = self.apply_entry(source, entry, &mut chain)?;
                             record(&mut summary, &mut done, entry, rows);
                         }
                         continue;
@@ -155,7 +153,7 @@ impl Replica {
                 }
             }
             let entry = rest[0];
-            let rows = self.apply_entry(source, entry, &mut chain, &mut shapes)?;
+            let rows = self.apply_entry(source, entry, &mut chain)?;
             record(&mut summary, &mut done, entry, rows);
         }
         summary.seconds = started.elapsed().as_secs_f64();
@@ -166,13 +164,7 @@ impl Replica {
     /// A boundary packet's DDL waits for its locks at most `lock_timeout`; then the whole
     /// packet is tried again (a long query on the replica must not stall it forever, nor must
     /// the upgrade's locks queue every reader behind it).
-    fn apply_entry(
-        &mut self,
-        source: &Source,
-        entry: &Entry,
-        chain: &mut Chain,
-        shapes: &mut Shapes,
-    ) -> Result<u64> {
+    fn apply_entry(&mut self, source: &Source, entry: &Entry, chain: &mut Chain) -> Result<u64> {
         // A version this binary does not know is refused before anything is downloaded.
         if self.schema.layout(entry.schema_version).is_none() {
             return Err(Error::SchemaVersion {
@@ -189,7 +181,7 @@ impl Replica {
                 &entry.sha256,
                 self.work_dir.path(),
             )?;
-            match self.apply_file(file, entry, chain, shapes) {
+            match self.apply_file(file, entry, chain) {
                 Err(e) if e.is_lock_timeout() && attempts < LOCK_ATTEMPTS => {
                     attempts += 1;
                     tracing::warn!(
@@ -205,13 +197,7 @@ impl Replica {
 
     /// Applies a verified packet (an open file, read from where it is): everything, with the
     /// new position, or nothing.
-    fn apply_file(
-        &mut self,
-        file: File,
-        entry: &Entry,
-        chain: &mut Chain,
-        shapes: &mut Shapes,
-    ) -> Result<u64> {
+    fn apply_file(&mut self, file: File, entry: &Entry, chain: &mut Chain) -> Result<u64> {
         let schema = self.schema;
         let mut reader = open_packet(file, entry, self.limits)?;
         let header = reader.header().clone();
@@ -294,8 +280,6 @@ impl Replica {
             )?;
             emptied = done.emptied.clone();
             upgrade = Some(done);
-            // The upgrade changes the tables: their shapes are read again.
-            shapes.0.clear();
         }
         // A reloaded table's rows replace all of its own.
         for &id in &header.reload {
@@ -318,17 +302,9 @@ impl Replica {
             &self.tally,
         )?;
         crash_point("apply-staged");
-        merge(
-            &mut tx,
-            &stage,
-            false,
-            shapes,
-            &format!("packet {}", entry.serial),
-        )?;
+        merge(&mut tx, &stage, false, &format!("packet {}", entry.serial))?;
         if let Some(upgrade) = upgrade {
             upgrade::after_rows(&mut tx, upgrade)?;
-            // And so may the mirror's own SQL.
-            shapes.0.clear();
             if let Some(dir) = &self.replica_sql {
                 let versions = (replica_layout.version + 1..=layout.version)
                     .filter(|&v| schema.layout(v).is_some());
@@ -376,7 +352,6 @@ impl Replica {
         source: &Source,
         entries: &[&Entry],
         chain: &mut Chain,
-        shapes: &mut Shapes,
     ) -> Result<Vec<u64>> {
         let (schema, limits) = (self.schema, self.limits);
         let Some(layout) = chain.schema_version.and_then(|v| schema.layout(v)) else {
@@ -434,7 +409,7 @@ impl Replica {
         };
         crash_point("apply-staged");
         let what = format!("packets {} to {}", entries[0].serial, entry.serial);
-        merge(&mut tx, &stage, applied.len() > 1, shapes, &what)?;
+        merge(&mut tx, &stage, applied.len() > 1, &what)?;
         let feed = (!header.feed.is_empty())
             .then(|| header.feed.clone())
             .or_else(|| chain.feed.clone());
@@ -486,26 +461,6 @@ fn batch_len(pending: &[&Entry], chain: &Chain) -> usize {
         n += 1;
     }
     n.max(1)
-}
-
-/// Whether each table may be merged in place (read from the catalog once per run).
-#[derive(Default)]
-struct Shapes(HashMap<u32, bool>);
-
-impl Shapes {
-    fn in_place(&mut self, tx: &mut Transaction, table: &TableDef) -> Result<bool> {
-        if let Some(&known) = self.0.get(&table.id) {
-            return Ok(known);
-        }
-        let row = tx
-            .query_opt(&sql::in_place(table), &[])
-            .context(|| format!("cannot read the shape of {}", table.display_name()))?;
-        let in_place = row
-            .and_then(|r| r.get::<_, Option<bool>>(0))
-            .unwrap_or(false);
-        self.0.insert(table.id, in_place);
-        Ok(in_place)
-    }
 }
 
 /// The tables staged so far in this transaction, in first-staged order, with their row counts.
@@ -634,18 +589,13 @@ fn stage_packet<R: BufRead>(
 }
 
 /// Merges every staged table into its own, in first-staged order; `what` names the packets.
-fn merge(
-    tx: &mut Transaction,
-    stage: &Stage,
-    batched: bool,
-    shapes: &mut Shapes,
-    what: &str,
-) -> Result<()> {
+fn merge(tx: &mut Transaction, stage: &Stage, batched: bool, what: &str) -> Result<()> {
     for &(table, rows) in &stage.order {
         let how = sql::Merge {
             analyze: rows >= ANALYZE_ROWS,
             batched,
-            in_place: shapes.in_place(tx, table)?,
+            // Measured slower than DELETE + INSERT (bench section 9), so never chosen here.
+            in_place: false,
         };
         tx.batch_execute(&sql::merge(table, how))
             .map_err(|source| Error::Db {
