@@ -370,6 +370,10 @@ impl Replica {
         let mut applied = Vec::new();
         let mut last = None;
         for (seq, &entry) in entries.iter().enumerate() {
+            // Asked to stop, the batch ends at the packet staged last (a packet boundary).
+            if seq > 0 && self.stop.load(Ordering::SeqCst) {
+                break;
+            }
             let file = source.fetch_verified(
                 &entry.path,
                 entry.size,
