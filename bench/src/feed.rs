@@ -323,6 +323,7 @@ fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String) {
         };
         lines += 1;
         (table.check_row)(line.values).expect("check_row");
+        staged.extend_from_slice(b"0\t");
         staged.push(b'0' + line.op as u8);
         assert!(line.op != Op::Remove);
         for v in line.values {
@@ -345,7 +346,13 @@ fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String) {
         w.finish().expect("stage copy");
     }
     let stage = start.elapsed();
-    let merge = replgen_runtime::sql::for_table("merge", table);
+    let merge = replgen_runtime::sql::merge(
+        table,
+        replgen_runtime::sql::Merge {
+            analyze: true,
+            ..Default::default()
+        },
+    );
     let statements: Vec<&str> = merge
         .split(";\n")
         .map(str::trim)

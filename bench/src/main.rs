@@ -7,6 +7,7 @@
 //! program fails only on real errors (a command or statement that fails).
 
 mod capture;
+mod catchup;
 mod codecs;
 mod feed;
 mod report;
@@ -18,7 +19,7 @@ use std::time::Instant;
 use report::{Report, Section};
 
 pub const SECTIONS: &[&str] = &[
-    "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade",
+    "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade", "catchup",
 ];
 
 #[derive(Debug, Clone)]
@@ -96,6 +97,7 @@ fn main() {
             "lag" => feed::lag(&opts),
             "codecs" => codecs::run(&opts),
             "upgrade" => upgrade::run_section(&opts),
+            "catchup" => catchup::run(&opts),
             _ => unreachable!(),
         };
         eprintln!("== {name} done in {:.0} s", t.elapsed().as_secs_f64());

@@ -265,6 +265,10 @@ pub fn terminate(pid: u32) {
 
 /// The release `mirror` binary, built (or found up to date) by cargo once per run.
 pub fn mirror_binary() -> PathBuf {
+    // Another build's binary (say, the previous commit's, for a before/after comparison).
+    if let Some(path) = std::env::var_os("REPLGEN_BENCH_MIRROR") {
+        return PathBuf::from(path);
+    }
     release_binary("mirror")
 }
 

@@ -100,6 +100,14 @@ pub fn table_context(t: &TableDef) -> Value {
         columns => t.columns.iter().map(column_context).collect::<Vec<_>>(),
         key => t.key_columns().map(column_context).collect::<Vec<_>>(),
         op => quote_ident(&op_column(t)),
+        seq => quote_ident(&seq_column(t)),
+        nonkey => t
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !t.key.contains(i))
+            .map(|(_, c)| column_context(c))
+            .collect::<Vec<_>>(),
     }
 }
 
@@ -126,9 +134,47 @@ pub fn op_column(t: &TableDef) -> String {
     name
 }
 
+/// The staging table's column for a row's place in a batch of packets (0 = the first packet),
+/// named like [`op_column`]: `replgen_seq`, or `replgen_seq_2`, ... when the table has one.
+pub fn seq_column(t: &TableDef) -> String {
+    let mut name = "replgen_seq".to_string();
+    let mut n = 2;
+    while t.columns.iter().any(|c| c.name == name) {
+        name = format!("replgen_seq_{n}");
+        n += 1;
+    }
+    name
+}
+
 /// Renders a template about one table.
 pub fn for_table(template: &str, t: &TableDef) -> String {
     render(template, context! { t => table_context(t) })
+}
+
+/// How a stage is merged into its table (see merge.sql.jinja).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Merge {
+    /// ANALYZE the stage first (a big one).
+    pub analyze: bool,
+    /// The stage holds a batch of packets: keep only each key's newest version.
+    pub batched: bool,
+    /// Upsert on the key instead of DELETE + INSERT (only for a table whose sole unique index is
+    /// the key's and that has no trigger). Measured slower (bench section 9): apply never asks
+    /// for it; kept so the bench shows the comparison.
+    pub in_place: bool,
+}
+
+/// The statements that merge a table's stage into it.
+pub fn merge(t: &TableDef, how: Merge) -> String {
+    render(
+        "merge",
+        context! {
+            t => table_context(t),
+            analyze => how.analyze,
+            batched => how.batched,
+            in_place => how.in_place,
+        },
+    )
 }
 
 /// Renders a template about one table and some of its columns.
@@ -265,8 +311,9 @@ mod tests {
         assert_eq!(op_column(&t), "replgen_op_3");
         let stage = for_table("stage", &t);
         assert!(stage.contains("0::smallint AS \"replgen_op_3\""), "{stage}");
-        assert!(for_table("merge", &t).contains("WHERE \"replgen_op_3\" <> 2"));
-        assert!(for_table("stage_copy", &t).contains("(\"replgen_op_3\", \"replgen_op\""));
+        assert!(merge(&t, Merge::default()).contains("WHERE \"replgen_op_3\" <> 2"));
+        assert!(for_table("stage_copy", &t)
+            .contains("(\"replgen_seq\", \"replgen_op_3\", \"replgen_op\""));
     }
 
     #[test]
@@ -297,6 +344,7 @@ mod tests {
                 rel => "\"p\"",
                 kind => 3,
                 q => "\"s\"", qname => "\"s\".\"e\"", labels => vec!["'a'"], label => "'b'", after => "'a'",
+                analyze => true, batched => true, in_place => true,
             };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");

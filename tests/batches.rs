@@ -1,0 +1,179 @@
+//! Catching up applies consecutive packets as one batch: the newest version of each key wins,
+//! a bad packet in a batch leaves the replica at the packet before it, named as alone, and a
+//! kill anywhere in a batch leaves the replica at a packet boundary.
+
+mod common;
+
+use std::process::Command;
+
+use common::feed::{self, packet_element, rewrite_packet, set_index};
+use common::{Env, Workload};
+
+const GID: &str = "10000000-0000-4000-a000-0000000000";
+
+/// Packets 2..=5 of one key's life (ADD, UPDATE, REMOVE, ADD again) on artist_credit, and on
+/// artist, whose unique gid two rows swap across the batch.
+fn key_lives(env: &Env) {
+    let mut master = env.connect_master();
+    let steps = [
+        "INSERT INTO artist_credit (id, name, artist_count, gid) VALUES (1, 'base', 1, gen_random_uuid()); \
+         INSERT INTO artist (id, gid, name, sort_name) VALUES (1, 'GID01', 'One', 'One'), (2, 'GID02', 'Two', 'Two')",
+        "INSERT INTO artist_credit (id, name, artist_count, gid) VALUES (10, 'added', 1, gen_random_uuid()), \
+             (11, 'short-lived', 1, gen_random_uuid()); \
+         INSERT INTO artist (id, gid, name, sort_name) VALUES (10, 'GID10', 'Ten', 'Ten')",
+        "UPDATE artist_credit SET name = 'updated', artist_count = 2 WHERE id = 10; \
+         DELETE FROM artist_credit WHERE id = 11; \
+         UPDATE artist SET gid = 'GID99' WHERE id = 1; UPDATE artist SET gid = 'GID01' WHERE id = 2; \
+         UPDATE artist SET name = 'Ten again' WHERE id = 10",
+        "DELETE FROM artist_credit WHERE id IN (1, 10); \
+         UPDATE artist SET gid = 'GID02' WHERE id = 1; DELETE FROM artist WHERE id = 10",
+        "INSERT INTO artist_credit (id, name, artist_count, gid) VALUES (10, 're-added', 3, gen_random_uuid()); \
+         INSERT INTO artist (id, gid, name, sort_name) VALUES (10, 'GID10', 'Ten, back', 'Ten')",
+    ];
+    for step in steps {
+        master.batch_execute(&step.replace("GID", GID)).unwrap();
+        env.dump();
+    }
+}
+
+#[test]
+fn a_batch_keeps_each_keys_newest_version() {
+    let env = Env::new("batch_keys");
+    key_lives(&env);
+    // Packet 1 alone, then 2..=5 in one run (one batch).
+    let only_first = tempfile::tempdir().unwrap();
+    feed::copy_dir(env.feed.path(), only_first.path());
+    let xml = feed::index(only_first.path());
+    let mut first = xml.clone();
+    for serial in 2..=5 {
+        first = first.replace(&packet_element(&xml, serial), "");
+    }
+    set_index(only_first.path(), &first);
+    let from = only_first.path().to_str().unwrap();
+    env.mirror_ok(&["apply", "--db", &env.replica, "--from", from]);
+    let out = env.apply();
+    assert!(out.contains("applied packets 2..=5"), "{out}");
+    assert_eq!(env.replica_position(), Some(5));
+    env.assert_identical();
+
+    // A random workload's packets, all pending at once, also apply to an identical replica.
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 5, 0);
+    for _ in 0..6 {
+        work.run(&mut master, 120, true);
+        env.dump();
+    }
+    env.apply();
+    env.assert_identical();
+}
+
+#[test]
+fn a_bad_packet_in_a_batch_leaves_the_replica_at_the_packet_before_it() {
+    let env = Env::new("batch_bad");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 23, 0);
+    for _ in 0..5 {
+        work.run(&mut master, 150, false);
+        env.dump();
+    }
+    // Packet 1 alone; packets 2..=5 are then one batch, whose packet 4 has a bad value.
+    let scratch = tempfile::tempdir().unwrap();
+    let listing = |dir: &std::path::Path, upto: u64| {
+        feed::copy_dir(env.feed.path(), dir);
+        let xml = feed::index(dir);
+        let mut cut = xml.clone();
+        for serial in upto + 1..=5 {
+            cut = cut.replace(&packet_element(&xml, serial), "");
+        }
+        set_index(dir, &cut);
+        dir.to_str().unwrap().to_string()
+    };
+    let first = listing(&scratch.path().join("first"), 1);
+    env.mirror_ok(&["apply", "--db", &env.replica, "--from", &first]);
+    let bad = scratch.path().join("bad");
+    feed::copy_dir(env.feed.path(), &bad);
+    rewrite_packet(&bad, 4, |t| {
+        feed::edit_first_line(
+            t,
+            |f| f[3] != "2",
+            |mut f| {
+                f.pop();
+                f
+            },
+        )
+    });
+    let err = env.mirror_fails(
+        &[
+            "apply",
+            "--db",
+            &env.replica,
+            "--from",
+            bad.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(err.contains("packet 4"), "{err}");
+    assert!(err.contains("value fields, expected"), "{err}");
+    assert!(
+        !err.contains("packet 2") && !err.contains("packet 3"),
+        "{err}"
+    );
+    assert_eq!(env.replica_position(), Some(3));
+    // The replica holds exactly what packets 1..=3 make.
+    let upto3 = listing(&scratch.path().join("upto3"), 3);
+    let fresh = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name("batch_bad_fresh"));
+    common::psql_file(&fresh, &common::root().join("tables.sql"));
+    env.mirror_ok(&["apply", "--db", &fresh, "--from", &upto3]);
+    let mut replica = env.replica_digest();
+    replica.retain(|(table, _)| table != "position");
+    assert_eq!(common::digests(&fresh, &env.schema), replica);
+    // The good feed carries on from there.
+    env.apply();
+    env.assert_identical();
+}
+
+#[test]
+fn a_kill_inside_a_batch_leaves_the_replica_at_a_packet_boundary() {
+    let env = Env::new("batch_crash");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 31, 0);
+    work.run(&mut master, 100, false);
+    env.dump();
+    env.apply();
+    let apply = ["apply", "--db", &env.replica, "--from", env.feed()];
+    let before = env.replica_position().unwrap();
+    let mut pending = 0;
+    for point in ["apply-staged", "apply-before-commit", "apply-after-commit"] {
+        pending += 3;
+        for _ in 0..3 {
+            work.run(&mut master, 80, true);
+            env.dump();
+        }
+        let out = Command::new(common::mirror_bin())
+            .args(apply)
+            .env("REPLGEN_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{point}: the process should have died there"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("crash point {point}")),
+            "{point}: {stderr}"
+        );
+        // The pending packets were one batch: all of them or none.
+        let after = env.replica_position().unwrap();
+        let expected = if point == "apply-after-commit" {
+            before + pending
+        } else {
+            before
+        };
+        assert_eq!(after, expected, "{point}");
+    }
+    env.apply();
+    env.assert_identical();
+}
