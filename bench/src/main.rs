@@ -9,7 +9,14 @@
 mod capture;
 mod codecs;
 mod feed;
+mod narrow;
+// The narrow shape's generated module (bench/narrow), for its table definition.
+#[allow(dead_code)]
+#[rustfmt::skip]
+#[path = "../narrow/replicated.rs"]
+mod narrow_replicated;
 mod report;
+mod shapes;
 mod upgrade;
 mod util;
 
@@ -18,7 +25,7 @@ use std::time::Instant;
 use report::{Report, Section};
 
 pub const SECTIONS: &[&str] = &[
-    "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade",
+    "narrow", "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade",
 ];
 
 #[derive(Debug, Clone)]
@@ -88,6 +95,7 @@ fn main() {
         let t = Instant::now();
         eprintln!("== {name}");
         let section: Section = match *name {
+            "narrow" => narrow::run(&opts),
             "capture" => capture::run(&opts),
             "dump" => feed::dump(&opts),
             "apply" => feed::apply(&opts),

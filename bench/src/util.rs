@@ -271,6 +271,11 @@ pub fn mirror_binary() -> PathBuf {
 /// A release binary of the root package (`mirror`, or the schema-change test's `evolve-vN`),
 /// built (or found up to date) by cargo once per run.
 pub fn release_binary(name: &'static str) -> PathBuf {
+    release_binary_of("replgen-mirror", name)
+}
+
+/// A release binary `name` of the workspace's `package`, built (or found up to date) once per run.
+pub fn release_binary_of(package: &'static str, name: &'static str) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<(&str, PathBuf)>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, path)) = built.iter().find(|(n, _)| *n == name) {
@@ -284,7 +289,7 @@ pub fn release_binary(name: &'static str) -> PathBuf {
             "--release",
             "-q",
             "-p",
-            "replgen-mirror",
+            package,
             "--bin",
             name,
         ])
