@@ -25,7 +25,7 @@ use std::time::Instant;
 use report::{Report, Section};
 
 pub const SECTIONS: &[&str] = &[
-    "narrow", "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade",
+    "narrow-dump", "narrow-capture", "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade",
 ];
 
 #[derive(Debug, Clone)]
@@ -95,7 +95,8 @@ fn main() {
         let t = Instant::now();
         eprintln!("== {name}");
         let section: Section = match *name {
-            "narrow" => narrow::run(&opts),
+            "narrow-dump" => narrow::dump(&opts),
+            "narrow-capture" => narrow::capture(&opts),
             "capture" => capture::run(&opts),
             "dump" => feed::dump(&opts),
             "apply" => feed::apply(&opts),

@@ -16,13 +16,8 @@ use crate::Opts;
 
 const ROUNDS: usize = 3;
 
-pub fn run(opts: &Opts) -> Section {
+fn intro(opts: &Opts, section: &mut Section) {
     let rows = opts.rows();
-    let mut section = Section::new(
-        "0. Narrow table: dump and capture",
-        "replgen",
-        "baseline",
-    );
     section.intro.push(format!(
         "The headline shape: a MusicBrainz-like `artist` of 10 columns (bench/narrow/tables.sql: `id integer` \
          primary key, `gid uuid`, `name`, `sort_name`, `begin_date_year smallint`, `type`, `area`, `comment \
@@ -42,7 +37,20 @@ pub fn run(opts: &Opts) -> Section {
          ratio = with / without (lower is better)."
             .into(),
     );
+}
+
+/// The narrow shape's dump rows.
+pub fn dump(opts: &Opts) -> Section {
+    let mut section = Section::new("0a. Narrow table: dump", "replgen", "baseline");
+    intro(opts, &mut section);
     dump_rows(opts, &mut section);
+    section
+}
+
+/// The narrow shape's capture rows.
+pub fn capture(opts: &Opts) -> Section {
+    let mut section = Section::new("0b. Narrow table: capture", "replgen", "baseline");
+    section.intro.push("The narrow shape of section 0a; capture as described there.".into());
     capture_rows(opts, &mut section);
     section
 }
@@ -171,13 +179,16 @@ fn gzip_copy(m: &mut postgres::Client) -> (u64, Vec<u8>) {
 /// Where a cut's time goes, measured separately in a rolled-back transaction with the cut's
 /// planner settings: the dump query's COPY, and gzip of the table's COPY text in one thread.
 fn dump_breakdown(m: &mut postgres::Client, text: Vec<u8>) -> String {
-    let query = replgen_runtime::sql::for_table("dump_table", NarrowArtist::TABLE);
+    let query = replgen_runtime::sql::dump_table(NarrowArtist::TABLE, true);
     let mut tx = m
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
         .start()
         .expect("begin");
-    tx.batch_execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off")
+    tx.batch_execute(
+        "SET LOCAL work_mem = '87890kB'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off; \
+         SET LOCAL enable_hashjoin = off",
+    )
         .expect("settings");
     let start = Instant::now();
     let mut raw = Vec::new();
@@ -207,7 +218,7 @@ fn dump_breakdown(m: &mut postgres::Client, text: Vec<u8>) -> String {
         gzip.push(format!("level {level} {} ({})", secs(start.elapsed()), mb(n as u64)));
     }
     format!(
-        "Breakdown, inserted rows (round 1, separately, rolled back, the cut's settings): dump query COPY {} \
+        "Breakdown, inserted rows (round 1, separately, rolled back, the cut's settings for 1M keys of one statement: merge join, no grouping): dump query COPY {} \
          ({} of text; the table's COPY text is {}), gzip of it in one thread: {}. Its plan (EXPLAIN ANALYZE): \
          `{}`.",
         secs(query_time),

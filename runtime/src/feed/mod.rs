@@ -4,6 +4,7 @@
 //! business ([`crate::master`]); this module only knows the folder.
 
 pub mod durable;
+pub mod parallel_gz;
 
 use std::fs;
 use std::path::{Path, PathBuf};
