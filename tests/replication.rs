@@ -382,14 +382,20 @@ fn cuts_of_one_large_statement_each_carry_every_key_once_in_a_multi_member_packe
         let lines = packet_lines(env.feed.path());
         let changed = if i == 2 { 15000 } else { 30000 };
         let mut rowids = artist_rowids(&lines, serial);
-        assert_eq!(rowids.len(), changed, "packet {serial}: one line per changed key");
+        assert_eq!(
+            rowids.len(),
+            changed,
+            "packet {serial}: one line per changed key"
+        );
         rowids.sort();
         rowids.dedup();
         assert_eq!(rowids.len(), changed, "packet {serial} carries a key twice");
         if i == 2 {
             let removes = lines
                 .iter()
-                .filter(|(s, l)| *s == serial && l.starts_with("1\t") && l.split('\t').nth(3) == Some("2"))
+                .filter(|(s, l)| {
+                    *s == serial && l.starts_with("1\t") && l.split('\t').nth(3) == Some("2")
+                })
                 .count();
             assert_eq!(removes, 15000, "the deleted half comes as REMOVE lines");
         }
@@ -405,14 +411,18 @@ fn cuts_of_one_large_statement_each_carry_every_key_once_in_a_multi_member_packe
         .unwrap();
         let zcat = Command::new("gzip").arg("-dc").arg(&path).output().unwrap();
         assert!(zcat.status.success());
-        assert_eq!(zcat.stdout, multi, "gzip -dc reads packet {serial} differently");
-        let mut first = Vec::new();
-        let _ = std::io::Read::read_to_end(
-            &mut flate2::read::GzDecoder::new(&bytes[..]),
-            &mut first,
+        assert_eq!(
+            zcat.stdout, multi,
+            "gzip -dc reads packet {serial} differently"
         );
+        let mut first = Vec::new();
+        let _ =
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut first);
         if i < 2 {
-            assert!(first.len() < multi.len(), "packet {serial} is one gzip member");
+            assert!(
+                first.len() < multi.len(),
+                "packet {serial} is one gzip member"
+            );
         }
     }
 }

@@ -159,16 +159,15 @@ pub fn run(opts: &Opts) -> Section {
     let clients = 4;
     let preload = if opts.quick { 20_000 } else { 100_000 };
     let duration = Duration::from_secs(if opts.quick { 3 } else { 15 });
-    let (plain_tps, captured_tps) =
-        oltp_pair(
-            &cluster,
-            &mut c,
-            "non-durable",
-            clients,
-            preload,
-            duration,
-            util::insert_artists,
-        );
+    let (plain_tps, captured_tps) = oltp_pair(
+        &cluster,
+        &mut c,
+        "non-durable",
+        clients,
+        preload,
+        duration,
+        util::insert_artists,
+    );
     let durable = util::cluster_with(DURABLE);
     let (plain_durable, captured_durable) = {
         let (_url, mut d) = util::database(&durable, "capture", true);

@@ -25,7 +25,16 @@ use std::time::Instant;
 use report::{Report, Section};
 
 pub const SECTIONS: &[&str] = &[
-    "narrow-dump", "narrow-capture", "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade",
+    "narrow-dump",
+    "narrow-capture",
+    "capture",
+    "dump",
+    "apply",
+    "export",
+    "memory",
+    "lag",
+    "codecs",
+    "upgrade",
 ];
 
 #[derive(Debug, Clone)]

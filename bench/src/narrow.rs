@@ -50,7 +50,9 @@ pub fn dump(opts: &Opts) -> Section {
 /// The narrow shape's capture rows.
 pub fn capture(opts: &Opts) -> Section {
     let mut section = Section::new("0b. Narrow table: capture", "replgen", "baseline");
-    section.intro.push("The narrow shape of section 0a; capture as described there.".into());
+    section
+        .intro
+        .push("The narrow shape of section 0a; capture as described there.".into());
     capture_rows(opts, &mut section);
     section
 }
@@ -70,6 +72,9 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
     let mut packet_bytes = [0u64; 2];
     let mut peak_rss = [0u64; 2];
     let mut gz_copy_bytes = 0u64;
+    // Round 1's inserted packet's text recompressed at levels 6 and 9 (the format's floor).
+    let mut recompressed = [0u64; 2];
+    let mut floor = (Duration::ZERO, Duration::ZERO);
     let mut copy_bytes = 0u64;
     let mut breakdown = String::new();
     for round in 0..ROUNDS {
@@ -96,16 +101,25 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
                 let (gz, text) = gzip_copy(&mut m);
                 gz_copy_bytes = gz;
                 breakdown = dump_breakdown(&mut m, text);
+                floor = format_floor(&mut m);
             }
             exec(&mut m, "CHECKPOINT");
             let before = util::packets(feed.path()).len();
             let run = util::run(
-                &mut shapes::narrow_mirror(&["dump", "--db", &url, "--out", feed.path().to_str().unwrap()]),
+                &mut shapes::narrow_mirror(&[
+                    "dump",
+                    "--db",
+                    &url,
+                    "--out",
+                    feed.path().to_str().unwrap(),
+                ]),
                 "bench-narrow dump",
             );
             let packets = util::packets(feed.path());
             assert_eq!(packets.len(), before + 1, "the dump published one packet");
-            let size = std::fs::metadata(packets.last().unwrap()).expect("packet").len();
+            let size = std::fs::metadata(packets.last().unwrap())
+                .expect("packet")
+                .len();
             eprintln!(
                 "  narrow dump round {} {label}: {} (COPY {}), packet {}",
                 round + 1,
@@ -115,6 +129,9 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
             );
             times[i].push((run.elapsed, copy_time));
             packet_bytes[i] = size;
+            if round == 0 && i == 0 {
+                recompressed = recompress(packets.last().unwrap());
+            }
             peak_rss[i] = peak_rss[i].max(run.max_rss);
         }
     }
@@ -161,7 +178,62 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
         mb(peak_rss[0]),
         mb(peak_rss[1]),
     ));
+    for (level, bytes) in [6, 9].iter().zip(recompressed) {
+        section.rows.push(
+            Row::new(
+                format!("reference: the same packet's text at gzip level {level} (bytes per row)"),
+                format!("{:.1} B", bytes as f64 / rows as f64),
+                format!("{:.1} B", gz_copy_bytes as f64 / rows as f64),
+            )
+            .ratio(bytes as f64 / gz_copy_bytes as f64),
+        );
+    }
+    section.rows.push(
+        Row::new(
+            "reference: COPY of packet-shaped lines straight from the table (no log, no join, no gzip; ratio = COPY / this)",
+            secs(floor.0),
+            format!("{} (COPY TO STDOUT)", secs(floor.1)),
+        )
+        .ratio(floor.1.as_secs_f64() / floor.0.as_secs_f64()),
+    );
     section.notes.push(breakdown);
+}
+
+/// How long the server takes to write packet-shaped lines (table id, rowid, timestamp, op, the
+/// columns, the key) of every row with no change log, join or grouping, against the plain COPY:
+/// the most a dump of every row could achieve with the packet format, before gzip. Best of 2.
+fn format_floor(m: &mut postgres::Client) -> (Duration, Duration) {
+    let shaped = format!(
+        "COPY (SELECT 1, t.id, now(), 0, {}, t.id FROM artist t) TO STDOUT",
+        NARROW_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut best = (Duration::MAX, Duration::MAX);
+    for _ in 0..2 {
+        let start = Instant::now();
+        util::copy_out(m, &shaped, None);
+        best.0 = best.0.min(start.elapsed());
+        let start = Instant::now();
+        util::copy_out(m, &select_all(), None);
+        best.1 = best.1.min(start.elapsed());
+    }
+    best
+}
+
+/// A packet's text compressed again at gzip levels 6 and 9: sizes.
+fn recompress(packet: &std::path::Path) -> [u64; 2] {
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(packet).expect("packet"))
+        .read_to_end(&mut text)
+        .expect("gunzip");
+    [6, 9].map(|level| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        gz.write_all(&text).expect("gzip");
+        gz.finish().expect("gzip").len() as u64
+    })
 }
 
 /// The COPY text of every row, and its size compressed by gzip level 6.
@@ -189,7 +261,7 @@ fn dump_breakdown(m: &mut postgres::Client, text: Vec<u8>) -> String {
         "SET LOCAL work_mem = '87890kB'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off; \
          SET LOCAL enable_hashjoin = off",
     )
-        .expect("settings");
+    .expect("settings");
     let start = Instant::now();
     let mut raw = Vec::new();
     tx.copy_out(&query)
@@ -215,7 +287,11 @@ fn dump_breakdown(m: &mut postgres::Client, text: Vec<u8>) -> String {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
         gz.write_all(&raw).expect("gzip");
         let n = gz.finish().expect("gzip").len();
-        gzip.push(format!("level {level} {} ({})", secs(start.elapsed()), mb(n as u64)));
+        gzip.push(format!(
+            "level {level} {} ({})",
+            secs(start.elapsed()),
+            mb(n as u64)
+        ));
     }
     format!(
         "Breakdown, inserted rows (round 1, separately, rolled back, the cut's settings for 1M keys of one statement: merge join, no grouping): dump query COPY {} \
@@ -237,7 +313,10 @@ fn capture_rows(opts: &Opts, section: &mut Section) {
     let rows = opts.rows();
     let cluster = util::cluster();
     let (_url, mut c) = shapes::narrow_database(&cluster, "capture", true);
-    exec(&mut c, "CREATE TABLE plain_artist (LIKE artist INCLUDING ALL)");
+    exec(
+        &mut c,
+        "CREATE TABLE plain_artist (LIKE artist INCLUDING ALL)",
+    );
     let tables = ["plain_artist", "artist"];
     let statements = |t: &str| {
         [
@@ -275,7 +354,11 @@ fn capture_rows(opts: &Opts, section: &mut Section) {
         let without = util::median(seconds[0][i].clone());
         section.rows.push(
             Row::new(
-                format!("capture, {} {} rows (with / no trigger)", names[i], rows_label(rows)),
+                format!(
+                    "capture, {} {} rows (with / no trigger)",
+                    names[i],
+                    rows_label(rows)
+                ),
                 format!("{with:.2} s"),
                 format!("{without:.2} s (no trigger)"),
             )
@@ -306,7 +389,10 @@ fn capture_rows(opts: &Opts, section: &mut Section) {
     let duration = Duration::from_secs(if opts.quick { 3 } else { 15 });
     let durable = util::cluster_with(capture::DURABLE);
     let (_u, mut d) = shapes::narrow_database(&durable, "capture", true);
-    exec(&mut d, "CREATE TABLE plain_artist (LIKE artist INCLUDING ALL)");
+    exec(
+        &mut d,
+        "CREATE TABLE plain_artist (LIKE artist INCLUDING ALL)",
+    );
     let (plain, captured) = capture::oltp_pair(
         &durable,
         &mut d,

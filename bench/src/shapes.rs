@@ -53,10 +53,8 @@ pub fn narrow_database(cluster: &Cluster, name: &str, capture: bool) -> (String,
 
 /// The narrow shape's release mirror binary.
 pub fn narrow_mirror(args: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(util::release_binary_of(
-        "replgen-bench",
-        "bench-narrow",
-    ));
+    let mut cmd =
+        std::process::Command::new(util::release_binary_of("replgen-bench", "bench-narrow"));
     cmd.args(args).env("RUST_LOG", "warn");
     cmd
 }

@@ -284,15 +284,7 @@ pub fn release_binary_of(package: &'static str, name: &'static str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building the release {name} binary (cargo build --release --bin {name})");
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            package,
-            "--bin",
-            name,
-        ])
+        .args(["build", "--release", "-q", "-p", package, "--bin", name])
         .current_dir(workspace_root())
         .status()
         .expect("run cargo");
