@@ -134,7 +134,7 @@ fn a_fixed_workload_publishes_the_expected_packets_and_index() {
     env.dump();
     for serial in [1, 2] {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(
+        flate2::read::MultiGzDecoder::new(
             std::fs::File::open(feed::packet_file(env.feed.path(), serial)).unwrap(),
         )
         .read_to_string(&mut text)

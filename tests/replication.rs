@@ -348,3 +348,81 @@ fn a_packet_that_swaps_a_unique_value_between_two_rows_applies_cleanly() {
     env.apply();
     env.assert_identical();
 }
+
+/// Each of `packet`'s data lines' rowid (field 2), for table 1.
+fn artist_rowids(lines: &[(u64, String)], serial: u64) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|(s, l)| *s == serial && l.starts_with("1\t"))
+        .map(|(_, l)| l.split('\t').nth(1).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn cuts_of_one_large_statement_each_carry_every_key_once_in_a_multi_member_packet() {
+    let env = Env::new("one_statement");
+    let mut master = env.connect_master();
+    // One statement per cut, 30k keys: the cut proves them distinct (one trigger call) and skips
+    // grouping them, merges them with the table along its analyzed, in-order key, and the packet
+    // text (several MiB) is written as several gzip members.
+    let statements = [
+        "INSERT INTO artist (id, gid, name, sort_name, comment, edits_pending) \
+         SELECT g, md5(g::text)::uuid, 'Artist ' || g, 'Artist, ' || g, repeat('x', g % 97), 0 \
+         FROM generate_series(1, 30000) g",
+        "UPDATE artist SET edits_pending = edits_pending + 1, name = name || ' (upd)'",
+        "DELETE FROM artist WHERE id % 2 = 0",
+    ];
+    for (i, sql) in statements.iter().enumerate() {
+        let serial = i as u64 + 1;
+        master.batch_execute(sql).unwrap();
+        master.batch_execute("ANALYZE artist").unwrap();
+        assert!(env.dump().starts_with(&format!("packet {serial}: ")));
+        env.apply();
+        env.assert_identical();
+        let lines = packet_lines(env.feed.path());
+        let changed = if i == 2 { 15000 } else { 30000 };
+        let mut rowids = artist_rowids(&lines, serial);
+        assert_eq!(
+            rowids.len(),
+            changed,
+            "packet {serial}: one line per changed key"
+        );
+        rowids.sort();
+        rowids.dedup();
+        assert_eq!(rowids.len(), changed, "packet {serial} carries a key twice");
+        if i == 2 {
+            let removes = lines
+                .iter()
+                .filter(|(s, l)| {
+                    *s == serial && l.starts_with("1\t") && l.split('\t').nth(3) == Some("2")
+                })
+                .count();
+            assert_eq!(removes, 15000, "the deleted half comes as REMOVE lines");
+        }
+        // Any gzip reader gets the whole text: gzip -dc as flate2's MultiGzDecoder; a
+        // single-member reader stops early, so the file has several members.
+        let path = common::feed::packet_file(env.feed.path(), serial);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut multi = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::MultiGzDecoder::new(&bytes[..]),
+            &mut multi,
+        )
+        .unwrap();
+        let zcat = Command::new("gzip").arg("-dc").arg(&path).output().unwrap();
+        assert!(zcat.status.success());
+        assert_eq!(
+            zcat.stdout, multi,
+            "gzip -dc reads packet {serial} differently"
+        );
+        let mut first = Vec::new();
+        let _ =
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut first);
+        if i < 2 {
+            assert!(
+                first.len() < multi.len(),
+                "packet {serial} is one gzip member"
+            );
+        }
+    }
+}

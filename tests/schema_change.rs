@@ -130,7 +130,7 @@ fn newest_reload(feed: &Path) -> String {
         .unwrap();
     let mut text = String::new();
     std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(
+        &mut flate2::read::MultiGzDecoder::new(
             std::fs::File::open(common::feed::packet_file(feed, newest)).unwrap(),
         ),
         &mut text,

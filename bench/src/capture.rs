@@ -159,8 +159,15 @@ pub fn run(opts: &Opts) -> Section {
     let clients = 4;
     let preload = if opts.quick { 20_000 } else { 100_000 };
     let duration = Duration::from_secs(if opts.quick { 3 } else { 15 });
-    let (plain_tps, captured_tps) =
-        oltp_pair(&cluster, &mut c, "non-durable", clients, preload, duration);
+    let (plain_tps, captured_tps) = oltp_pair(
+        &cluster,
+        &mut c,
+        "non-durable",
+        clients,
+        preload,
+        duration,
+        util::insert_artists,
+    );
     let durable = util::cluster_with(DURABLE);
     let (plain_durable, captured_durable) = {
         let (_url, mut d) = util::database(&durable, "capture", true);
@@ -168,7 +175,15 @@ pub fn run(opts: &Opts) -> Section {
             &mut d,
             "CREATE TABLE plain_artist (LIKE artist INCLUDING ALL)",
         );
-        oltp_pair(&durable, &mut d, "durable", clients, preload, duration)
+        oltp_pair(
+            &durable,
+            &mut d,
+            "durable",
+            clients,
+            preload,
+            duration,
+            util::insert_artists,
+        )
     };
     drop(durable);
     section.rows.push(
@@ -269,7 +284,7 @@ pub fn run(opts: &Opts) -> Section {
 }
 
 /// The durable cluster's settings for the OLTP goal.
-const DURABLE: &[&str] = &[
+pub(crate) const DURABLE: &[&str] = &[
     "fsync = on",
     "synchronous_commit = on",
     "full_page_writes = on",
@@ -277,17 +292,18 @@ const DURABLE: &[&str] = &[
 
 /// Preloads `plain_artist` and `artist` in `c`'s database `capture` and runs the OLTP workload on
 /// each, two passes in alternating order; the medians (no trigger, with capture) in TPS.
-fn oltp_pair(
+pub(crate) fn oltp_pair(
     cluster: &replgen_testkit::Cluster,
     c: &mut postgres::Client,
     label: &str,
     clients: usize,
     preload: u64,
     duration: Duration,
+    insert: fn(&str, u64, u64) -> String,
 ) -> (f64, f64) {
     for table in ["plain_artist", "artist"] {
         exec(c, &format!("TRUNCATE {table}"));
-        exec(c, &util::insert_artists(table, 1, preload));
+        exec(c, &insert(table, 1, preload));
         exec(c, &format!("VACUUM ANALYZE {table}"));
     }
     exec(c, "TRUNCATE replgen.log_1");

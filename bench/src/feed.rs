@@ -27,7 +27,7 @@ fn select_artists() -> String {
 }
 
 fn dump_query() -> String {
-    replgen_runtime::sql::for_table("dump_table", Artist::TABLE)
+    replgen_runtime::sql::dump_table(Artist::TABLE, true)
 }
 
 /// The SELECT inside the dump's `COPY (...) TO STDOUT`.

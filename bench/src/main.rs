@@ -10,7 +10,14 @@ mod capture;
 mod catchup;
 mod codecs;
 mod feed;
+mod narrow;
+// The narrow shape's generated module (bench/narrow), for its table definition.
+#[allow(dead_code)]
+#[rustfmt::skip]
+#[path = "../narrow/replicated.rs"]
+mod narrow_replicated;
 mod report;
+mod shapes;
 mod upgrade;
 mod util;
 
@@ -19,7 +26,17 @@ use std::time::Instant;
 use report::{Report, Section};
 
 pub const SECTIONS: &[&str] = &[
-    "capture", "dump", "apply", "export", "memory", "lag", "codecs", "upgrade", "catchup",
+    "narrow-dump",
+    "narrow-capture",
+    "capture",
+    "dump",
+    "apply",
+    "export",
+    "memory",
+    "lag",
+    "codecs",
+    "upgrade",
+    "catchup",
 ];
 
 #[derive(Debug, Clone)]
@@ -89,6 +106,8 @@ fn main() {
         let t = Instant::now();
         eprintln!("== {name}");
         let section: Section = match *name {
+            "narrow-dump" => narrow::dump(&opts),
+            "narrow-capture" => narrow::capture(&opts),
             "capture" => capture::run(&opts),
             "dump" => feed::dump(&opts),
             "apply" => feed::apply(&opts),

@@ -141,7 +141,8 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "| rows | capture statements, dump, apply, export/import: {r} rows of `artist` (17 columns, ~190 bytes of COPY text); \
+            "| rows | narrow sections: {r} rows of bench/narrow's `artist` (10 columns, ~116 bytes of COPY text); \
+             capture statements, dump, apply, export/import: {r} rows of `artist` (17 columns, ~190 bytes of COPY text); \
              memory: {small} and {r}-row packets; codecs: {c} rows |",
             r = crate::util::rows_label(self.rows),
             small = if self.quick { "2k" } else { "10k" },

@@ -275,6 +275,11 @@ pub fn mirror_binary() -> PathBuf {
 /// A release binary of the root package (`mirror`, or the schema-change test's `evolve-vN`),
 /// built (or found up to date) by cargo once per run.
 pub fn release_binary(name: &'static str) -> PathBuf {
+    release_binary_of("replgen-mirror", name)
+}
+
+/// A release binary `name` of the workspace's `package`, built (or found up to date) once per run.
+pub fn release_binary_of(package: &'static str, name: &'static str) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<(&str, PathBuf)>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, path)) = built.iter().find(|(n, _)| *n == name) {
@@ -283,15 +288,7 @@ pub fn release_binary(name: &'static str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building the release {name} binary (cargo build --release --bin {name})");
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "replgen-mirror",
-            "--bin",
-            name,
-        ])
+        .args(["build", "--release", "-q", "-p", package, "--bin", name])
         .current_dir(workspace_root())
         .status()
         .expect("run cargo");

@@ -191,6 +191,11 @@ pub fn for_table_with(template: &str, t: &TableDef, extra: Value) -> String {
     render(template, context! { t => table_context(t), ..extra })
 }
 
+/// A table's dump query; `distinct`: every logged key is known to occur once (no grouping).
+pub fn dump_table(t: &TableDef, distinct: bool) -> String {
+    for_table_with("dump_table", t, context! { distinct })
+}
+
 /// Renders a template about all tables.
 pub fn for_tables(template: &str, tables: &[&TableDef]) -> String {
     let tables: Vec<Value> = tables.iter().map(|t| table_context(t)).collect();
@@ -342,7 +347,7 @@ mod tests {
                 added => cols.clone(), now_not_null => cols, add_key => true,
                 keys => vec![context! { q => "\"id\"", wrap => "" }],
                 rel => "\"p\"",
-                kind => 3,
+                kind => 3, distinct => true,
                 q => "\"s\"", qname => "\"s\".\"e\"", labels => vec!["'a'"], label => "'b'", after => "'a'",
                 analyze => true, batched => true, in_place => true,
             };

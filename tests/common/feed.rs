@@ -67,7 +67,7 @@ pub fn relist(feed: &Path, serial: u64) {
 pub fn rewrite_packet(feed: &Path, serial: u64, edit: impl FnOnce(String) -> String) {
     let path = packet_file(feed, serial);
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
         .read_to_string(&mut text)
         .unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -308,7 +308,7 @@ pub fn packet_lines(feed: &Path) -> Vec<(u64, String)> {
         };
         let serial: u64 = attr("serial").parse().unwrap();
         let file = std::fs::File::open(feed.join(attr("path"))).unwrap();
-        for line in std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
+        for line in std::io::BufReader::new(flate2::read::MultiGzDecoder::new(file)).lines() {
             let line = line.unwrap();
             if !line.starts_with('#') {
                 out.push((serial, line));

@@ -7,6 +7,7 @@
 //! master's business ([`crate::master`]); this module only knows the folder or the bucket.
 
 pub mod durable;
+pub mod parallel_gz;
 
 use std::fs;
 use std::path::{Path, PathBuf};
