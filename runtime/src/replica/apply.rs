@@ -313,26 +313,13 @@ impl Replica {
                 }
             }
         }
-        // A format 1 packet names no feed: the replica keeps following the index's.
-        let feed = (!header.feed.is_empty())
-            .then(|| header.feed.clone())
-            .or_else(|| chain.feed.clone());
-        position::set(
-            &mut tx,
-            &position::Update {
-                serial: entry.serial,
-                schema_version: header.schema_version,
-                fingerprint: &header.fingerprint,
-                created: &header.created,
-                feed: feed.as_deref(),
-                last_sha256: Some(&entry.sha256),
-                imported: false,
-            },
+        commit_at(
+            tx,
+            entry,
+            &header,
+            chain,
+            &format!("packet {}", entry.serial),
         )?;
-        crash_point("apply-before-commit");
-        tx.commit()
-            .context(|| format!("cannot commit packet {}", entry.serial))?;
-        crash_point("apply-after-commit");
         chain.last_sha256 = Some(entry.sha256.clone());
         chain.schema_version = Some(header.schema_version);
         Ok(rows)
@@ -414,27 +401,40 @@ impl Replica {
         crash_point("apply-staged");
         let what = format!("packets {} to {}", entries[0].serial, entry.serial);
         merge(&mut tx, &stage, applied.len() > 1, &what)?;
-        let feed = (!header.feed.is_empty())
-            .then(|| header.feed.clone())
-            .or_else(|| chain.feed.clone());
-        position::set(
-            &mut tx,
-            &position::Update {
-                serial: entry.serial,
-                schema_version: header.schema_version,
-                fingerprint: &header.fingerprint,
-                created: &header.created,
-                feed: feed.as_deref(),
-                last_sha256: Some(&entry.sha256),
-                imported: false,
-            },
-        )?;
-        crash_point("apply-before-commit");
-        tx.commit().context(|| format!("cannot commit {what}"))?;
-        crash_point("apply-after-commit");
+        commit_at(tx, entry, &header, chain, &what)?;
         chain.last_sha256 = last_sha256;
         Ok(applied)
     }
+}
+
+/// Records `entry` (the last packet applied in `tx`) as the replica's position and commits.
+fn commit_at(
+    mut tx: Transaction,
+    entry: &Entry,
+    header: &crate::packet::PacketHeader,
+    chain: &Chain,
+    what: &str,
+) -> Result<()> {
+    // A format 1 packet names no feed: the replica keeps following the index's.
+    let feed = (!header.feed.is_empty())
+        .then(|| header.feed.clone())
+        .or_else(|| chain.feed.clone());
+    position::set(
+        &mut tx,
+        &position::Update {
+            serial: entry.serial,
+            schema_version: header.schema_version,
+            fingerprint: &header.fingerprint,
+            created: &header.created,
+            feed: feed.as_deref(),
+            last_sha256: Some(&entry.sha256),
+            imported: false,
+        },
+    )?;
+    crash_point("apply-before-commit");
+    tx.commit().context(|| format!("cannot commit {what}"))?;
+    crash_point("apply-after-commit");
+    Ok(())
 }
 
 /// At most this many rows, bytes (compressed) and packets make one batch: the stages stay small
