@@ -24,6 +24,18 @@ impl Tally {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Where the counters stand, for [`Tally::rewind`].
+    pub fn mark(&self) -> (u64, u64) {
+        (self.rows(), self.bytes())
+    }
+
+    /// Takes back what was added since `mark`: work that was rolled back and will be done again
+    /// (a batch of packets applied once more one by one) is not counted twice.
+    pub fn rewind(&self, (rows, bytes): (u64, u64)) {
+        self.rows.store(rows, Ordering::Relaxed);
+        self.bytes.store(bytes, Ordering::Relaxed);
+    }
+
     pub fn rows(&self) -> u64 {
         self.rows.load(Ordering::Relaxed)
     }
@@ -34,5 +46,22 @@ impl Tally {
 
     pub fn total_rows(&self) -> u64 {
         self.total_rows.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn work_taken_back_is_not_counted_twice() {
+        let tally = Tally::default();
+        tally.start(30);
+        tally.add(10, 100);
+        let mark = tally.mark();
+        tally.add(20, 200); // a batch, rolled back
+        tally.rewind(mark);
+        tally.add(20, 200); // the same packets again, one by one
+        assert_eq!((tally.rows(), tally.bytes()), (30, 300));
     }
 }

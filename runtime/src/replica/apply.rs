@@ -125,7 +125,12 @@ impl Replica {
             let rest = &pending[done..];
             let n = batch_len(rest, &chain);
             if n > 1 {
-                match self.apply_batch(source, &rest[..n], &mut chain) {
+                let mark = self.tally.mark();
+                let result = self.apply_batch(source, &rest[..n], &mut chain);
+                if !matches!(&result, Ok(applied) if !applied.is_empty()) {
+                    self.tally.rewind(mark);
+                }
+                match result {
                     Ok(applied) if !applied.is_empty() => {
                         for (k, rows) in applied.into_iter().enumerate() {
                             record(&mut summary, &mut done, rest[k], rows);
