@@ -150,10 +150,19 @@ fn metrics_advance_while_dump_every_and_apply_follow_run() {
     let first_dump = scrape(&dump_addr);
 
     work.run(&mut master, 50, true);
+    // The dumper's metrics follow its cut's commit (and the cut's consumed log) a moment later:
+    // the newest serial is the master's record, and both processes' metrics must reach it.
+    // The log is read empty before the cuts are read, so the cut that emptied it is among them.
     common::wait_until("every write is applied", || {
-        env.pending_changes() == 0
-            && env.replica_position().unwrap_or(0) as f64
-                == value(&scrape(&dump_addr), "replgen_dump_position_serial")
+        if env.pending_changes() != 0 {
+            return false;
+        }
+        let last_cut: i64 = master
+            .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
+            .unwrap()
+            .get(0);
+        env.replica_position().unwrap_or(0) == last_cut
+            && value(&scrape(&dump_addr), "replgen_dump_position_serial") == last_cut as f64
     });
     let newest = env.replica_position().unwrap() as f64;
     // The applier's metrics follow its position (set before its next poll ends).
@@ -194,7 +203,10 @@ fn metrics_advance_while_dump_every_and_apply_follow_run() {
     // The rows the dumper published are the rows the applier applied.
     assert_eq!(
         value(&second, "replgen_apply_rows_applied_total"),
-        value(&second_dump, "replgen_dump_rows_published_total")
+        value(&second_dump, "replgen_dump_rows_published_total"),
+        "applier:\n{second}\n---\ndumper:\n{second_dump}\n---\nindex:\n{}",
+        std::fs::read_to_string(std::path::Path::new(env.feed()).join("index.xml"))
+            .unwrap_or_default()
     );
     // Nothing changes any more: the next polls and cuts say so.
     common::wait_until("the applier has polled and found nothing new", || {
