@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::feed::{self, packet_element, rewrite_packet, set_index};
 use common::{Env, Workload};
 
@@ -151,20 +149,7 @@ fn a_kill_inside_a_batch_leaves_the_replica_at_a_packet_boundary() {
             work.run(&mut master, 80, true);
             env.dump();
         }
-        let out = Command::new(common::mirror_bin())
-            .args(apply)
-            .env("REPLGEN_CRASH_AT", point)
-            .output()
-            .unwrap();
-        assert!(
-            !out.status.success(),
-            "{point}: the process should have died there"
-        );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(&format!("crash point {point}")),
-            "{point}: {stderr}"
-        );
+        common::crash_at(point, &apply);
         // The pending packets were one batch: all of them or none.
         let after = env.replica_position().unwrap();
         let expected = if point == "apply-after-commit" {

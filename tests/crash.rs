@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::feed;
@@ -220,23 +219,6 @@ fn appliers_killed_at_random_instants_while_catching_up() {
     env.assert_identical();
 }
 
-fn crash_at(env: &Env, point: &str, args: &[&str]) {
-    let out = Command::new(common::mirror_bin())
-        .args(args)
-        .env("REPLGEN_CRASH_AT", point)
-        .output()
-        .unwrap();
-    assert!(
-        !out.status.success(),
-        "{point}: the process should have died there"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&format!("crash point {point}")),
-        "{point}: not reached"
-    );
-    let _ = env;
-}
-
 /// The windows a random kill rarely hits, each hit on purpose: mid-packet, before and after the
 /// commit, after publishing, for dump and export; staged and before/after commit for apply.
 #[test]
@@ -253,21 +235,21 @@ fn every_crash_point_recovers_without_loss_or_duplicates() {
         "dump-after-publish",
     ] {
         work.run(&mut master, 80, true);
-        crash_at(&env, point, &dump);
+        common::crash_at(point, &dump);
         work.run(&mut master, 20, true);
         env.dump();
         assert_feed_intact(env.feed.path());
     }
     for point in ["export-before-commit", "export-after-commit"] {
         work.run(&mut master, 80, true);
-        crash_at(&env, point, &export);
+        common::crash_at(point, &export);
         env.dump();
         assert_feed_intact(env.feed.path());
     }
     env.mirror_ok(&export);
     let apply = ["apply", "--db", &env.replica, "--from", env.feed()];
     for point in ["apply-staged", "apply-before-commit", "apply-after-commit"] {
-        crash_at(&env, point, &apply);
+        common::crash_at(point, &apply);
     }
     env.apply();
     env.assert_identical();

@@ -8,7 +8,6 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::s3::{self, objects};
@@ -59,20 +58,6 @@ fn assert_bucket_intact(dir: &Path) {
             "{object}: a temporary object"
         );
     }
-}
-
-/// Runs `mirror args` made to abort at the crash point `point`, and checks it got there.
-fn crash_at(point: &str, args: &[&str]) {
-    let out = Command::new(common::mirror_bin())
-        .args(args)
-        .env("REPLGEN_CRASH_AT", point)
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&format!("crash point {point}")),
-        "{point}: not reached: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn unlisted_packets(dir: &Path) -> Vec<String> {
@@ -160,7 +145,7 @@ fn killed_dumpers_recover_from_what_the_bucket_holds() {
     ] {
         seed += 1;
         changes(&env, seed, 40);
-        crash_at(point, args);
+        common::crash_at(point, args);
         if point == "dump-before-commit" {
             // The packet went up before the commit that never came.
             assert_eq!(
@@ -206,7 +191,7 @@ fn killed_dumpers_recover_from_what_the_bucket_holds() {
     for point in ["apply-staged", "apply-before-commit", "apply-after-commit"] {
         changes(&env, 40, 40);
         env.mirror_ok(&dump);
-        crash_at(point, &apply);
+        common::crash_at(point, &apply);
     }
     env.mirror_ok(&apply);
     env.assert_identical();

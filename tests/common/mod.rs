@@ -31,6 +31,25 @@ pub fn mirror_bin() -> &'static str {
     env!("CARGO_BIN_EXE_mirror")
 }
 
+/// Runs `mirror args` made to abort at the crash point `point` (REPLGEN_CRASH_AT), and checks
+/// that it died there.
+pub fn crash_at(point: &str, args: &[&str]) {
+    let out = Command::new(mirror_bin())
+        .args(args)
+        .env("REPLGEN_CRASH_AT", point)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{point}: the process should have died there"
+    );
+    assert!(
+        stderr.contains(&format!("crash point {point}")),
+        "{point}: not reached: {stderr}"
+    );
+}
+
 /// A child process killed (SIGKILL) and reaped when dropped unreaped: a failing test leaves no
 /// process behind, nor a pipe that keeps cargo's output open.
 pub struct Child(pub std::process::Child);
