@@ -11,42 +11,35 @@ use crate::report::{Row, Section};
 use crate::util::{self, exec, mirror, rate, rows_label, secs};
 use crate::Opts;
 
-/// Replica and master agree on the artist rows.
-fn same_artists(master: &mut Client, replica: &mut Client, what: &str) {
-    let digest = "SELECT count(*)::text || ' ' || coalesce(sum(hashtext(a::text)::bigint), 0)::text FROM artist a";
-    let m: String = master.query_one(digest, &[]).expect("digest").get(0);
-    let r: String = replica.query_one(digest, &[]).expect("digest").get(0);
-    assert_eq!(
-        m, r,
-        "{what}: the replica's artist rows differ from the master's"
-    );
-}
-
 /// What one catch-up run measured.
-struct CatchUp {
-    packets: usize,
-    rows: u64,
-    many: Duration,
-    one: Duration,
-    one_rows: u64,
+pub struct CatchUp {
+    pub packets: usize,
+    pub rows: u64,
+    pub many: Duration,
+    pub one: Duration,
+    pub one_rows: u64,
 }
 
-/// Two masters start from `initial` artists (each dumped and applied as its packet 1, untimed),
-/// then run the same statements: one cuts a packet after each step, the other one packet at the
-/// end. Their replicas' applies of everything pending are timed.
-fn catch_up(
+/// Two masters of `shape` start from the rows of `setup` (each dumped and applied as its packet
+/// 1, untimed), then run the same statements: one cuts a packet after each step, the other one
+/// packet at the end. Their replicas' applies of everything pending are timed, then checked
+/// against their masters on `tables`.
+pub fn catch_up(
     cluster: &replgen_testkit::Cluster,
+    shape: &util::Shape,
     name: &str,
-    initial: u64,
+    setup: &str,
     steps: &[String],
+    tables: &[&str],
 ) -> CatchUp {
+    let mirror = shape.mirror;
     let feeds = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let mut ends = Vec::new();
     for (i, feed) in feeds.iter().enumerate() {
         let dir = feed.path().to_str().unwrap().to_string();
-        let (murl, mut m) = util::database(cluster, &format!("{name}_master_{i}"), true);
-        let (rurl, mut r) = util::database(cluster, &format!("{name}_replica_{i}"), false);
-        exec(&mut m, &util::insert_artists("artist", 1, initial));
+        let (murl, mut m) = shape.database(cluster, &format!("{name}_master_{i}"), true);
+        let (rurl, mut r) = shape.database(cluster, &format!("{name}_replica_{i}"), false);
+        exec(&mut m, setup);
         util::run(
             &mut mirror(&["dump", "--db", &murl, "--out", &dir]),
             "mirror dump",
@@ -55,7 +48,7 @@ fn catch_up(
             &mut mirror(&["apply", "--db", &rurl, "--from", &dir]),
             "mirror apply",
         );
-        exec(&mut r, "VACUUM ANALYZE artist");
+        exec(&mut r, "VACUUM ANALYZE");
         for step in steps {
             exec(&mut m, step);
             if i == 0 {
@@ -78,7 +71,7 @@ fn catch_up(
             &mut mirror(&["apply", "--db", &rurl, "--from", &dir]),
             "mirror apply",
         );
-        same_artists(&mut m, &mut r, name);
+        util::same_tables(&mut m, &mut r, tables, name);
         ends.push((pending, rows, run.elapsed));
     }
     CatchUp {
@@ -102,7 +95,7 @@ fn count_rows(dir: &str) -> u64 {
         .sum()
 }
 
-fn push(section: &mut Section, what: String, c: &CatchUp, goal: f64) {
+pub fn push(section: &mut Section, what: String, c: &CatchUp, goal: f64) {
     eprintln!(
         "  {what}: {} packets {} vs one packet {}",
         c.packets,
@@ -155,7 +148,14 @@ pub fn run(opts: &Opts) -> Section {
     let steps: Vec<String> = (0..small as u64)
         .map(|k| util::insert_artists("artist", 1_000_001 + k * per, 1_000_000 + (k + 1) * per))
         .collect();
-    let c = catch_up(&cluster, "catchup_small", 10_000, &steps);
+    let c = catch_up(
+        &cluster,
+        &util::PROJECT,
+        "catchup_small",
+        &util::insert_artists("artist", 1, 10_000),
+        &steps,
+        &["artist"],
+    );
     push(
         &mut section,
         format!("{small} packets × {} new rows", rows_label(per)),
@@ -183,7 +183,14 @@ pub fn run(opts: &Opts) -> Section {
             )
         })
         .collect();
-    let c = catch_up(&cluster, "catchup_week", base, &steps);
+    let c = catch_up(
+        &cluster,
+        &util::PROJECT,
+        "catchup_week",
+        &util::insert_artists("artist", 1, base),
+        &steps,
+        &["artist"],
+    );
     push(
         &mut section,
         format!("a week behind: {hours} hourly packets of ~2,000 row changes"),

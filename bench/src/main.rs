@@ -10,6 +10,12 @@ mod capture;
 mod catchup;
 mod codecs;
 mod feed;
+mod mb;
+// The 293-table shape's generated module (bench/mb), for its table definitions.
+#[allow(dead_code)]
+#[rustfmt::skip]
+#[path = "../mb/replicated.rs"]
+mod mb_replicated;
 mod narrow;
 // The narrow shape's generated module (bench/narrow), for its table definition.
 #[allow(dead_code)]
@@ -37,6 +43,7 @@ pub const SECTIONS: &[&str] = &[
     "codecs",
     "upgrade",
     "catchup",
+    "mb",
 ];
 
 #[derive(Debug, Clone)]
@@ -117,6 +124,7 @@ fn main() {
             "codecs" => codecs::run(&opts),
             "upgrade" => upgrade::run_section(&opts),
             "catchup" => catchup::run(&opts),
+            "mb" => mb::run(&opts),
             _ => unreachable!(),
         };
         eprintln!("== {name} done in {:.0} s", t.elapsed().as_secs_f64());

@@ -2,12 +2,10 @@
 //! narrow 10-column `artist` of bench/narrow (integer primary key, no other index), with its own
 //! generated capture and mirror binary (`bench-narrow`, a bin of this crate).
 
-use std::path::PathBuf;
-
 use postgres::Client;
 use replgen_testkit::Cluster;
 
-use crate::util::{self, exec};
+use crate::util;
 
 /// The narrow artist's columns, in table order: MusicBrainz's `artist` without its dates,
 /// `gender`, `ended` and the extras of the 17-column shape.
@@ -29,32 +27,35 @@ pub fn insert_narrow(table: &str, from: u64, to: u64) -> String {
     )
 }
 
-fn narrow_dir() -> PathBuf {
-    util::workspace_root().join("bench/narrow")
-}
+/// The narrow shape: bench/narrow and its `bench-narrow` binary.
+pub const NARROW: util::Shape = util::Shape {
+    dir: "bench/narrow",
+    mirror: narrow_mirror,
+};
 
 /// A database with the narrow table, optionally with its generated capture installed.
 pub fn narrow_database(cluster: &Cluster, name: &str, capture: bool) -> (String, Client) {
-    let url = cluster.create_database(name);
-    let mut client = cluster.connect(name);
-    let read = |p: PathBuf| {
-        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-    };
-    exec(&mut client, &read(narrow_dir().join("tables.sql")));
-    if capture {
-        exec(
-            &mut client,
-            &read(narrow_dir().join("migrations/V1__replgen_capture.sql")),
-        );
-    }
-    util::session(&mut client);
-    (url, client)
+    NARROW.database(cluster, name, capture)
 }
 
 /// The narrow shape's release mirror binary.
 pub fn narrow_mirror(args: &[&str]) -> std::process::Command {
     let mut cmd =
         std::process::Command::new(util::release_binary_of("replgen-bench", "bench-narrow"));
+    cmd.args(args).env("RUST_LOG", "warn");
+    cmd
+}
+
+/// The 293-table MusicBrainz-like shape: bench/mb (written by bench/mb/gen.rs) and its
+/// `bench-mb` binary.
+pub const MB: util::Shape = util::Shape {
+    dir: "bench/mb",
+    mirror: mb_mirror,
+};
+
+/// The 293-table shape's release mirror binary.
+pub fn mb_mirror(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(util::release_binary_of("replgen-bench", "bench-mb"));
     cmd.args(args).env("RUST_LOG", "warn");
     cmd
 }

@@ -42,16 +42,6 @@ pub fn insert_artists(table: &str, from: u64, to: u64) -> String {
     )
 }
 
-/// The project's tables (tables.sql).
-pub fn tables_sql() -> String {
-    read_text(&workspace_root().join("tables.sql"))
-}
-
-/// The generated install migration (capture on every replicated table).
-pub fn install_sql() -> String {
-    read_text(&workspace_root().join("migrations/V1__replgen_capture.sql"))
-}
-
 fn read_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
@@ -100,16 +90,74 @@ pub fn count(client: &mut Client, sql: &str) -> i64 {
         .get(0)
 }
 
+/// A replicated schema the benchmarks run: its folder (tables.sql and the generated
+/// migrations/, relative to the workspace root) and its release mirror binary.
+pub struct Shape {
+    pub dir: &'static str,
+    pub mirror: fn(&[&str]) -> Command,
+}
+
+/// The project's own schema (the example mirror's 15 tables) and `mirror`.
+pub const PROJECT: Shape = Shape { dir: "", mirror };
+
+impl Shape {
+    /// A database created from the shape's tables.sql, optionally with capture installed.
+    pub fn database(&self, cluster: &Cluster, name: &str, capture: bool) -> (String, Client) {
+        let dir = workspace_root().join(self.dir);
+        let url = cluster.create_database(name);
+        let mut client = cluster.connect(name);
+        exec(&mut client, &read_text(&dir.join("tables.sql")));
+        if capture {
+            exec(
+                &mut client,
+                &read_text(&dir.join("migrations/V1__replgen_capture.sql")),
+            );
+        }
+        session(&mut client);
+        (url, client)
+    }
+}
+
 /// A database created from tables.sql, optionally with capture installed.
 pub fn database(cluster: &Cluster, name: &str, capture: bool) -> (String, Client) {
-    let url = cluster.create_database(name);
-    let mut client = cluster.connect(name);
-    exec(&mut client, &tables_sql());
-    if capture {
-        exec(&mut client, &install_sql());
-    }
-    session(&mut client);
-    (url, client)
+    PROJECT.database(cluster, name, capture)
+}
+
+/// Replica and master agree on every row of `tables` (a count and a sum of row hashes each, in
+/// one query), so a benchmark cannot time a wrong apply.
+pub fn same_tables(master: &mut Client, replica: &mut Client, tables: &[&str], what: &str) {
+    let digest = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT '{t}', count(*)::text || ' ' || coalesce(sum(hashtext(x::text)::bigint), 0)::text FROM {t} x"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    // Sorted: a parallel append returns the tables in any order.
+    let read = |c: &mut Client| -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = c
+            .query(&digest, &[])
+            .expect("digest")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let (m, r) = (read(master), read(replica));
+    let differ: Vec<&str> = m
+        .iter()
+        .zip(&r)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.0.as_str())
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{what}: the replica's rows differ from the master's in {}",
+        differ.join(", ")
+    );
 }
 
 /// The cluster settings of every section (on top of testkit's).
