@@ -162,3 +162,37 @@ fn a_kill_inside_a_batch_leaves_the_replica_at_a_packet_boundary() {
     env.apply();
     env.assert_identical();
 }
+
+/// A batch stages a table's short runs in memory and streams its long ones through their own
+/// COPY: packets mixing both for one table (the same keys in each) apply as master has them.
+#[test]
+fn a_batch_mixing_short_and_long_runs_of_a_table_applies_every_version() {
+    let env = Env::new("batch_runs");
+    let mut master = env.connect_master();
+    master
+        .batch_execute(
+            "INSERT INTO artist (id, gid, name, sort_name) \
+             SELECT g, gen_random_uuid(), 'Artist ' || g, 'Artist' FROM generate_series(1, 10) g",
+        )
+        .unwrap();
+    env.dump();
+    env.apply();
+    let steps = [
+        // Short runs: they wait for the batch's end.
+        "UPDATE artist SET name = 'short' WHERE id <= 5; \
+         INSERT INTO artist_credit (id, name, artist_count, gid) VALUES (1, 'one', 1, gen_random_uuid())",
+        // A long run (over 64 KiB of staging lines) of the same table, the same keys among them.
+        "INSERT INTO artist (id, gid, name, sort_name) \
+         SELECT g, gen_random_uuid(), repeat('long name ', 20) || g, 'Artist' FROM generate_series(11, 3000) g; \
+         UPDATE artist SET name = 'long' WHERE id <= 3",
+        "UPDATE artist SET name = 'last' WHERE id IN (1, 2000); DELETE FROM artist WHERE id IN (4, 2500); \
+         UPDATE artist_credit SET name = 'uno' WHERE id = 1",
+    ];
+    for step in steps {
+        master.batch_execute(step).unwrap();
+        env.dump();
+    }
+    let out = env.apply();
+    assert!(out.contains("applied packets 2..=4"), "{out}");
+    env.assert_identical();
+}

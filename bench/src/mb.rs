@@ -1,6 +1,6 @@
-//! 10. The 293-table MusicBrainz-like schema (bench/mb): a replica catching up on many packets
-//! of writes spread over the tables as MusicBrainz's are, and the cost of each table a packet
-//! touches. The statements are written from the generated module's table definitions.
+//! Section 10, the 293-table MusicBrainz-like schema (bench/mb): a replica catching up on
+//! many packets of writes spread over the tables as MusicBrainz's are, and the cost of each
+//! table a packet touches. The statements are written from the generated module's table definitions.
 
 use std::time::Duration;
 

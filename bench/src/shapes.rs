@@ -55,7 +55,11 @@ pub const MB: util::Shape = util::Shape {
 
 /// The 293-table shape's release mirror binary.
 pub fn mb_mirror(args: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(util::release_binary_of("replgen-bench", "bench-mb"));
+    // Another build's binary (say, the previous commit's, for a before/after comparison).
+    let binary = std::env::var_os("REPLGEN_BENCH_MB_MIRROR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| util::release_binary_of("replgen-bench", "bench-mb"));
+    let mut cmd = std::process::Command::new(binary);
     cmd.args(args).env("RUST_LOG", "warn");
     cmd
 }

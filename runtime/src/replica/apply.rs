@@ -307,7 +307,12 @@ impl Replica {
             &self.tally,
         )?;
         crash_point("apply-staged");
-        merge(&mut tx, &stage, false, &format!("packet {}", entry.serial))?;
+        merge(
+            &mut tx,
+            &mut stage,
+            false,
+            &format!("packet {}", entry.serial),
+        )?;
         if let Some(upgrade) = upgrade {
             upgrade::after_rows(&mut tx, upgrade)?;
             if let Some(dir) = &self.replica_sql {
@@ -405,7 +410,7 @@ impl Replica {
         };
         crash_point("apply-staged");
         let what = format!("packets {} to {}", entries[0].serial, entry.serial);
-        merge(&mut tx, &stage, applied.len() > 1, &what)?;
+        merge(&mut tx, &mut stage, applied.len() > 1, &what)?;
         commit_at(tx, entry, &header, chain, &what)?;
         chain.last_sha256 = last_sha256;
         Ok(applied)
@@ -472,10 +477,59 @@ fn batch_len(pending: &[&Entry], chain: &Chain) -> usize {
     n.max(1)
 }
 
-/// The tables staged so far in this transaction, in first-staged order, with their row counts.
+/// A table's run of lines at least this long is streamed through its own COPY; shorter runs
+/// wait in memory, so a batch of many small packets stages each table with one COPY instead of
+/// one per packet (each COPY costs round trips and a statement).
+const STREAM_BYTES: usize = 64 << 10;
+
+/// The waiting lines of all tables together stay under this, so the client's memory is flat.
+const PENDING_BYTES: usize = 8 << 20;
+
+/// The tables staged so far in this transaction, in first-staged order, with their row counts
+/// and the lines waiting for their COPY.
 #[derive(Default)]
 struct Stage {
-    order: Vec<(&'static TableDef, u64)>,
+    order: Vec<Staged>,
+    /// Bytes waiting in every table's `pending`.
+    pending: usize,
+}
+
+struct Staged {
+    table: &'static TableDef,
+    rows: u64,
+    /// Staging lines not yet copied.
+    pending: Vec<u8>,
+}
+
+impl Stage {
+    /// Copies every table's waiting lines into its stage (one COPY each); `what` names the
+    /// packets.
+    fn flush(&mut self, tx: &mut Transaction, what: &str) -> Result<()> {
+        for staged in &mut self.order {
+            if !staged.pending.is_empty() {
+                copy_lines(tx, staged.table, &staged.pending, what)?;
+                staged.pending.clear();
+            }
+        }
+        self.pending = 0;
+        Ok(())
+    }
+}
+
+/// One COPY of `lines` into `table`'s stage.
+fn copy_lines(tx: &mut Transaction, table: &TableDef, lines: &[u8], what: &str) -> Result<()> {
+    let mut writer = tx
+        .copy_in(&sql::for_table("stage_copy", table))
+        .context(|| format!("cannot stage the rows of {}", table.display_name()))?;
+    writer.write_all(lines).map_err(|e| Error::RowRefused {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })?;
+    writer.finish().map_err(|source| Error::Db {
+        context: format!("{what}: cannot stage the rows of {}", table.display_name()),
+        source,
+    })?;
+    Ok(())
 }
 
 /// Opens a fetched packet and reads its header.
@@ -556,50 +610,74 @@ fn stage_packet<R: BufRead>(
     let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
     let mut read =
         |line_buf: &mut Vec<u8>| next_staged_line(layout, reload, entry, reader, seq, line_buf);
+    let what = format!("packet {}", entry.serial);
     let mut next = read(&mut line_buf)?;
     while let Some(table) = next {
-        let at = match stage.order.iter().position(|(t, _)| t.id == table.id) {
+        let at = match stage.order.iter().position(|s| s.table.id == table.id) {
             Some(at) => at,
             None => {
                 tx.batch_execute(&sql::for_table("stage", table))
                     .context(|| format!("cannot prepare staging for {}", table.display_name()))?;
-                stage.order.push((table, 0));
+                stage.order.push(Staged {
+                    table,
+                    rows: 0,
+                    pending: Vec::new(),
+                });
                 stage.order.len() - 1
             }
         };
-        let mut writer = tx
-            .copy_in(&sql::for_table("stage_copy", table))
-            .context(|| format!("cannot stage the rows of {}", table.display_name()))?;
+        // The run waits in memory until it is long enough to stream through a COPY of its own
+        // (the table's earlier waiting lines first).
+        let staged = &mut stage.order[at];
+        let before = staged.pending.len();
         let mut run = 0u64;
+        let more = |next: Option<&TableDef>| next.map(|t| t.id) == Some(table.id);
         loop {
-            writer.write_all(&line_buf).map_err(|e| Error::RowRefused {
-                what: format!("packet {}", entry.serial),
-                reason: e.to_string(),
-            })?;
+            staged.pending.extend_from_slice(&line_buf);
             run += 1;
             tally.add(1, line_buf.len() as u64);
             next = read(&mut line_buf)?;
-            if next.map(|t| t.id) != Some(table.id) {
+            if !more(next) || staged.pending.len() >= STREAM_BYTES {
                 break;
             }
         }
-        writer.finish().map_err(|source| Error::Db {
-            context: format!(
-                "packet {}: cannot stage the rows of {}",
-                entry.serial,
-                table.display_name()
-            ),
-            source,
-        })?;
-        stage.order[at].1 += run;
+        if more(next) {
+            let refused = |e: std::io::Error| Error::RowRefused {
+                what: what.clone(),
+                reason: e.to_string(),
+            };
+            let mut writer = tx
+                .copy_in(&sql::for_table("stage_copy", table))
+                .context(|| format!("cannot stage the rows of {}", table.display_name()))?;
+            writer.write_all(&staged.pending).map_err(refused)?;
+            stage.pending -= before;
+            staged.pending.clear();
+            while more(next) {
+                writer.write_all(&line_buf).map_err(refused)?;
+                run += 1;
+                tally.add(1, line_buf.len() as u64);
+                next = read(&mut line_buf)?;
+            }
+            writer.finish().map_err(|source| Error::Db {
+                context: format!("{what}: cannot stage the rows of {}", table.display_name()),
+                source,
+            })?;
+        } else {
+            stage.pending += staged.pending.len() - before;
+        }
+        staged.rows += run;
         rows += run;
+        if stage.pending >= PENDING_BYTES {
+            stage.flush(tx, &what)?;
+        }
     }
     Ok(rows)
 }
 
 /// Merges every staged table into its own, in first-staged order; `what` names the packets.
-fn merge(tx: &mut Transaction, stage: &Stage, batched: bool, what: &str) -> Result<()> {
-    for &(table, rows) in &stage.order {
+fn merge(tx: &mut Transaction, stage: &mut Stage, batched: bool, what: &str) -> Result<()> {
+    stage.flush(tx, what)?;
+    for &Staged { table, rows, .. } in &stage.order {
         let how = sql::Merge {
             analyze: rows >= ANALYZE_ROWS,
             batched,
