@@ -197,15 +197,7 @@ fn around(e: &str) -> Vec<Table> {
                 c("gid", "uuid"),
             ],
         ),
-        table(
-            ty("gid_redirect"),
-            &["gid"],
-            vec![
-                c("gid", "uuid"),
-                c("new_id", "integer"),
-                n("created", "timestamptz"),
-            ],
-        ),
+        gid_redirect(ty("gid_redirect")),
         table(
             ty("meta"),
             &["id"],
@@ -251,6 +243,19 @@ fn around(e: &str) -> Vec<Table> {
             vec![c("edit", "integer"), c(e, "integer")],
         ),
     ]
+}
+
+/// Where an entity's merged-away MBIDs point: a uuid key.
+fn gid_redirect(name: String) -> Table {
+    table(
+        name,
+        &["gid"],
+        vec![
+            c("gid", "uuid"),
+            c("new_id", "integer"),
+            n("created", "timestamptz"),
+        ],
+    )
 }
 
 fn type_table(name: String) -> Table {
@@ -315,15 +320,7 @@ fn others() -> Vec<Table> {
                 c("join_phrase", "text"),
             ],
         ),
-        table(
-            "artist_credit_gid_redirect",
-            &["gid"],
-            vec![
-                c("gid", "uuid"),
-                c("new_id", "integer"),
-                n("created", "timestamptz"),
-            ],
-        ),
+        gid_redirect("artist_credit_gid_redirect".into()),
         table(
             "medium",
             &["id"],
@@ -371,15 +368,7 @@ fn others() -> Vec<Table> {
                 c("is_data_track", "boolean"),
             ],
         ),
-        table(
-            "track_gid_redirect",
-            &["gid"],
-            vec![
-                c("gid", "uuid"),
-                c("new_id", "integer"),
-                n("created", "timestamptz"),
-            ],
-        ),
+        gid_redirect("track_gid_redirect".into()),
         table(
             "isrc",
             &["id"],
