@@ -426,3 +426,86 @@ fn cuts_of_one_large_statement_each_carry_every_key_once_in_a_multi_member_packe
         }
     }
 }
+
+/// Each key's newest logged timestamp, as the server formats it, read before the cut.
+fn logged_timestamps(master: &mut postgres::Client) -> HashMap<String, String> {
+    master
+        .query(
+            "SELECT u.k::text, max(l.ts)::text FROM replgen.log_1 l, unnest(l.k1) u(k) GROUP BY u.k",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn every_line_carries_its_change_timestamp_whether_the_cut_or_the_server_writes_it() {
+    let env = Env::new("timestamps");
+    let mut master = env.connect_master();
+    // Cut 1: one statement, one timestamp (the dumper writes it into every line). Cut 2: four
+    // transactions, each with its own timestamp (the dump query formats each line's), updating,
+    // deleting and re-adding keys so that some keys have several log entries.
+    let cuts: [&[&str]; 2] = [
+        &["INSERT INTO artist (id, gid, name, sort_name) \
+           SELECT g, md5(g::text)::uuid, 'A ' || g, 'A, ' || g FROM generate_series(1, 500) g"],
+        &[
+            "UPDATE artist SET name = name || ' (upd)' WHERE id <= 200",
+            "DELETE FROM artist WHERE id % 3 = 0",
+            "INSERT INTO artist (id, gid, name, sort_name) \
+             SELECT g, md5(g::text)::uuid, 'B ' || g, 'B, ' || g FROM generate_series(3, 60, 3) g",
+            "UPDATE artist SET comment = 'late' WHERE id = 7",
+        ],
+    ];
+    for (i, statements) in cuts.iter().enumerate() {
+        let serial = i as u64 + 1;
+        for sql in *statements {
+            master.batch_execute(sql).unwrap();
+        }
+        let expected = logged_timestamps(&mut master);
+        let distinct: std::collections::HashSet<&String> = expected.values().collect();
+        assert_eq!(
+            distinct.len() == 1,
+            i == 0,
+            "cut {serial}'s log has one timestamp only in the first cut"
+        );
+        assert!(env.dump().starts_with(&format!("packet {serial}: ")));
+        env.apply();
+        env.assert_identical();
+        let lines: Vec<String> = packet_lines(env.feed.path())
+            .into_iter()
+            .filter(|(s, l)| *s == serial && l.starts_with("1\t"))
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(
+            lines.len(),
+            expected.len(),
+            "packet {serial}: one line per changed key"
+        );
+        for line in &lines {
+            let f: Vec<&str> = line.split('\t').collect();
+            assert_eq!(
+                Some(f[2]),
+                expected.get(f[1]).map(String::as_str),
+                "packet {serial}, row {}: the line's timestamp is not its change's",
+                f[1]
+            );
+            if f[3] == "2" {
+                assert_eq!(
+                    f.len(),
+                    5,
+                    "packet {serial}: a REMOVE line carries the key alone: {line}"
+                );
+                assert_eq!(
+                    f[4], f[1],
+                    "packet {serial}: a REMOVE line's key is its rowid"
+                );
+            }
+        }
+        assert!(
+            i == 0 || lines.iter().any(|l| l.split('\t').nth(3) == Some("2")),
+            "cut 2 removes rows"
+        );
+    }
+}

@@ -27,7 +27,7 @@ fn select_artists() -> String {
 }
 
 fn dump_query() -> String {
-    replgen_runtime::sql::dump_table(Artist::TABLE, true)
+    replgen_runtime::sql::dump_table(Artist::TABLE, true, false)
 }
 
 /// The SELECT inside the dump's `COPY (...) TO STDOUT`.

@@ -191,9 +191,10 @@ pub fn for_table_with(template: &str, t: &TableDef, extra: Value) -> String {
     render(template, context! { t => table_context(t), ..extra })
 }
 
-/// A table's dump query; `distinct`: every logged key is known to occur once (no grouping).
-pub fn dump_table(t: &TableDef, distinct: bool) -> String {
-    for_table_with("dump_table", t, context! { distinct })
+/// A table's dump query; `distinct`: every logged key is known to occur once (no grouping);
+/// `ts`: the query writes each line's timestamp (not the dumper).
+pub fn dump_table(t: &TableDef, distinct: bool, ts: bool) -> String {
+    for_table_with("dump_table", t, context! { distinct, ts })
 }
 
 /// Renders a template about all tables.
@@ -347,7 +348,7 @@ mod tests {
                 added => cols.clone(), now_not_null => cols, add_key => true,
                 keys => vec![context! { q => "\"id\"", wrap => "" }],
                 rel => "\"p\"",
-                kind => 3, distinct => true,
+                kind => 3, distinct => true, ts => true,
                 q => "\"s\"", qname => "\"s\".\"e\"", labels => vec!["'a'"], label => "'b'", after => "'a'",
                 analyze => true, batched => true, in_place => true,
             };

@@ -280,21 +280,35 @@ fn write_packet(
     tables.dedup_by_key(|t| t.id);
     for table in tables {
         // A reloaded table's rows replace its changes: its log is consumed all the same.
-        let query = if reload.iter().any(|r| r.id == table.id) {
-            sql::for_table("reload_table", table)
+        let (query, ts) = if reload.iter().any(|r| r.id == table.id) {
+            (sql::for_table("reload_table", table), Some(now_text(tx)?))
         } else {
-            let distinct = plan_dump(tx, table)?;
-            sql::dump_table(table, distinct)
+            let plan = plan_dump(tx, table)?;
+            (
+                sql::dump_table(table, plan.distinct, plan.ts.is_none()),
+                plan.ts,
+            )
         };
         let reader = tx
             .copy_out(&query)
             .context(|| format!("cannot read the changed rows of {}", table.display_name()))?;
-        rows += copy_lines(BufReader::with_capacity(1 << 20, reader), table, &mut gz)?;
+        let input = BufReader::with_capacity(1 << 20, reader);
+        rows += copy_lines(input, table, ts.as_deref(), &mut gz)?;
     }
     crash_point("dump-mid-packet");
     packet::write_trailer(&mut gz, rows).context(io_ctx)?;
     let (sha256, size) = gz.finish().context(io_ctx)?;
     Ok((sha256, size, rows))
+}
+
+/// What [`plan_dump`] learned of a table's change log.
+struct DumpPlan {
+    /// Every logged key is provably distinct (dump_plan.sql.jinja says why), so the dump query
+    /// need not group them: 1M keys of one statement are then not sorted twice.
+    distinct: bool,
+    /// Every logged key's timestamp, when they all have the same one (as one statement's do),
+    /// as the server formats it; the dumper writes it into each line instead of the query.
+    ts: Option<String>,
 }
 
 /// Tells the planner how to join a table's changed keys to its rows: probing the primary key
@@ -303,10 +317,7 @@ fn write_packet(
 /// along the primary key when the heap follows the key's order (the sort that groups the keys
 /// feeds it, and no hash table of every key is built: 1.2 s instead of 1.7 s for 1M narrow
 /// rows), a hash join otherwise (an index scan in key order would then read the heap at random).
-///
-/// Returns whether every logged key is provably distinct (dump_plan.sql.jinja says why), so the
-/// dump query need not group them: 1M keys of one statement are then not sorted twice.
-fn plan_dump(tx: &mut Transaction, table: &TableDef) -> Result<bool> {
+fn plan_dump(tx: &mut Transaction, table: &TableDef) -> Result<DumpPlan> {
     let first_key = table.columns[table.key[0]].name;
     let row = tx
         .query_one(
@@ -314,8 +325,13 @@ fn plan_dump(tx: &mut Transaction, table: &TableDef) -> Result<bool> {
             &[&table.schema, &table.name, &first_key],
         )
         .context(|| format!("cannot size the change log of {}", table.display_name()))?;
-    let (keys, table_rows, correlation, distinct): (i64, i64, Option<f64>, bool) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (keys, table_rows, correlation, distinct, ts): (
+        i64,
+        i64,
+        Option<f64>,
+        bool,
+        Option<String>,
+    ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     let many = keys > 10_000 && (table_rows < 0 || keys.saturating_mul(20) > table_rows);
     let in_order = correlation.is_some_and(|c| c >= 0.9);
     // The sort of the keys fits in memory up to 2M keys (about 90 bytes each); beyond that it
@@ -330,20 +346,45 @@ fn plan_dump(tx: &mut Transaction, table: &TableDef) -> Result<bool> {
         &[&on(!many), &on(!(many && in_order)), &work_mem],
     )
     .context(|| "cannot set the cut's planner settings".into())?;
-    Ok(distinct)
+    Ok(DumpPlan { distinct, ts })
 }
 
-/// Rewrites the dump query's lines (`id, rowid, ts, op, every column, every key column`) into
-/// packet lines: ADD/UPDATE keep the columns, REMOVE keeps only the key. A line beyond what
-/// replicas accept ([`Limits::DEFAULT`]) is refused here, so the feed never carries a packet
-/// every replica would then fail on forever; the cut rolls back and keeps its changes.
-fn copy_lines(mut input: impl BufRead, table: &TableDef, out: &mut impl Write) -> Result<u64> {
+/// The transaction's `now()` as the server formats a timestamptz: a reload's every line's.
+fn now_text(tx: &mut Transaction) -> Result<String> {
+    let row = tx
+        .query_one("SELECT pg_catalog.now()::text", &[])
+        .context(|| "cannot read the server's time".into())?;
+    Ok(row.get(0))
+}
+
+/// Rewrites the dump query's lines (`rowid, [ts,] op, every column, [every key column]`, see
+/// dump_table.sql.jinja) into packet lines: the table id first, the timestamp `ts` when the
+/// query left it out; ADD/UPDATE keep the columns, REMOVE keeps only the key (a one-column key
+/// is the rowid). A line beyond what replicas accept ([`Limits::DEFAULT`]) is refused here, so
+/// the feed never carries a packet every replica would then fail on forever; the cut rolls back
+/// and keeps its changes.
+fn copy_lines(
+    mut input: impl BufRead,
+    table: &TableDef,
+    ts: Option<&str>,
+    out: &mut impl Write,
+) -> Result<u64> {
     let io_err = |source| Error::Io {
         context: format!("while dumping {}", table.display_name()),
         source,
     };
+    let malformed = || {
+        io_err(std::io::Error::other(
+            "the dump query returned a malformed line",
+        ))
+    };
     let max_line = Limits::DEFAULT.max_line.min(Limits::DEFAULT.max_field);
     let columns = table.columns.len();
+    let keys = table.key.len();
+    let id = format!("{}\t", table.id);
+    let ts = ts.map(|ts| format!("{ts}\t"));
+    // Fields before op in the query's line: the rowid, and the timestamp unless given.
+    let before_op = if ts.is_some() { 1 } else { 2 };
     let mut line = Vec::with_capacity(4096);
     let mut rows = 0;
     loop {
@@ -352,28 +393,47 @@ fn copy_lines(mut input: impl BufRead, table: &TableDef, out: &mut impl Write) -
             return Ok(rows);
         }
         rows += 1;
-        // Tab positions: after field 3 (op) the values begin; after field 3 + columns the key.
-        let mut tabs = memchr::memchr_iter(b'\t', &line);
-        let values_start = tabs.nth(3).map(|p| p + 1);
-        let key_tab = tabs.nth(columns - 1);
-        let (Some(values_start), Some(key_tab)) = (values_start, key_tab) else {
-            return Err(io_err(std::io::Error::other(
-                "the dump query returned a malformed line",
-            )));
-        };
-        let op = line[values_start - 2];
-        let remove = op == b'2';
-        // The packet line's length without its newline.
-        let len = if remove {
-            values_start + line.len() - key_tab - 2
+        if line.last() != Some(&b'\n') {
+            return Err(malformed());
+        }
+        let body = &line[..line.len() - 1];
+        let mut tabs = memchr::memchr_iter(b'\t', body);
+        let rowid_end = tabs.next().ok_or_else(malformed)?;
+        let op_start = if before_op == 2 {
+            tabs.next().ok_or_else(malformed)? + 1
         } else {
-            key_tab
+            rowid_end + 1
         };
+        // `op` is one digit; the values begin after its tab.
+        let values_start = op_start + 2;
+        if tabs.next() != Some(op_start + 1) {
+            return Err(malformed());
+        }
+        let remove = body[op_start] == b'2';
+        // The values end where the key columns begin (at the line's end for a one-column key).
+        let values_end = if keys > 1 {
+            tabs.nth(columns - 1).ok_or_else(malformed)?
+        } else {
+            body.len()
+        };
+        if tabs.count() != if keys > 1 { keys - 1 } else { columns - 1 } {
+            return Err(malformed());
+        }
+        let rowid = &body[..rowid_end];
+        let key = if keys > 1 {
+            &body[values_end + 1..]
+        } else {
+            rowid
+        };
+        let head = &body[..values_start];
+        let tail = if remove {
+            key
+        } else {
+            &body[values_start..values_end]
+        };
+        // The packet line's length without its newline.
+        let len = id.len() + ts.as_ref().map_or(0, String::len) + head.len() + tail.len();
         if len > max_line {
-            let rowid_end = memchr::memchr(b'\t', &line[..values_start]).unwrap_or(0);
-            let rowid = memchr::memchr(b'\t', &line[rowid_end + 1..])
-                .map(|end| &line[rowid_end + 1..rowid_end + 1 + end])
-                .unwrap_or_default();
             return Err(Error::RowTooLarge {
                 table: table.display_name(),
                 key: String::from_utf8_lossy(&rowid[..rowid.len().min(200)]).into_owned(),
@@ -381,13 +441,19 @@ fn copy_lines(mut input: impl BufRead, table: &TableDef, out: &mut impl Write) -
                 limit: max_line as u64,
             });
         }
-        let written = if remove {
-            out.write_all(&line[..values_start])
-                .and_then(|()| out.write_all(&line[key_tab + 1..]))
-        } else {
-            out.write_all(&line[..key_tab])
-                .and_then(|()| out.write_all(b"\n"))
-        };
+        let written = match &ts {
+            // `head` is `rowid\t[ts\t]op\t`: the given timestamp goes after the rowid.
+            Some(ts) => out.write_all(id.as_bytes()).and_then(|()| {
+                out.write_all(&head[..rowid_end + 1])?;
+                out.write_all(ts.as_bytes())?;
+                out.write_all(&head[rowid_end + 1..])
+            }),
+            None => out
+                .write_all(id.as_bytes())
+                .and_then(|()| out.write_all(head)),
+        }
+        .and_then(|()| out.write_all(tail))
+        .and_then(|()| out.write_all(b"\n"));
         written.map_err(io_err)?;
     }
 }
