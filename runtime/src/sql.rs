@@ -390,6 +390,41 @@ mod tests {
     }
 
     #[test]
+    fn the_merge_runs_its_delete_only_when_a_staged_key_may_be_in_the_table() {
+        let t = TableDef {
+            id: 7,
+            schema: "public",
+            name: "t",
+            columns: &[
+                ColumnDef {
+                    name: "a",
+                    sql_type: "integer",
+                    nullable: false,
+                },
+                ColumnDef {
+                    name: "b",
+                    sql_type: "text",
+                    nullable: false,
+                },
+                ColumnDef {
+                    name: "v",
+                    sql_type: "text",
+                    nullable: true,
+                },
+            ],
+            key: &[0, 1],
+            check_row: |_| Ok(()),
+            check_key: |_| Ok(()),
+        };
+        let sql = merge(&t, Merge::default());
+        // The smallest staged key against the table's largest, in the primary key's order.
+        assert!(
+            sql.contains("(SELECT ROW(s.\"a\", s.\"b\") FROM \"replgen_stage_7\" s\n        ORDER BY s.\"a\", s.\"b\" LIMIT 1)\n    <= (SELECT ROW(t.\"a\", t.\"b\") FROM \"public\".\"t\" t\n        ORDER BY t.\"a\" DESC, t.\"b\" DESC LIMIT 1);"),
+            "{sql}"
+        );
+    }
+
+    #[test]
     fn every_template_file_is_registered() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         for file in std::fs::read_dir(dir).unwrap() {
