@@ -398,6 +398,7 @@ fn merge_shapes(cluster: &replgen_testkit::Cluster, opts: &Opts, section: &mut S
             exec(&mut c, "CHECKPOINT");
             let how = sql::Merge {
                 analyze: true,
+                skip_new_keys: true,
                 batched: false,
                 in_place,
             };

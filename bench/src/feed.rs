@@ -350,6 +350,7 @@ fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String) {
         table,
         replgen_runtime::sql::Merge {
             analyze: true,
+            skip_new_keys: true,
             ..Default::default()
         },
     );

@@ -680,6 +680,7 @@ fn merge(tx: &mut Transaction, stage: &mut Stage, batched: bool, what: &str) -> 
     for &Staged { table, rows, .. } in &stage.order {
         let how = sql::Merge {
             analyze: rows >= ANALYZE_ROWS,
+            skip_new_keys: rows >= ANALYZE_ROWS,
             batched,
             // Measured slower than DELETE + INSERT (bench section 9), so never chosen here.
             in_place: false,
