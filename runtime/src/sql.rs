@@ -361,9 +361,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_partitions_array_key_is_logged_in_its_wrapper() {
-        let t = TableDef {
+    /// Table 7, `public.t (a integer, b text[])`, keyed on both.
+    fn two_column_key() -> TableDef {
+        TableDef {
             id: 7,
             schema: "public",
             name: "t",
@@ -382,7 +382,12 @@ mod tests {
             key: &[0, 1],
             check_row: |_| Ok(()),
             check_key: |_| Ok(()),
-        };
+        }
+    }
+
+    #[test]
+    fn a_partitions_array_key_is_logged_in_its_wrapper() {
+        let t = two_column_key();
         let sql = for_partition("partition_keys", &t, "public.\"p 1\"", 0);
         assert!(
             sql.contains("ROW(r.\"b\")::\"replgen\".\"log_7_k2\" AS k2"),
@@ -395,31 +400,7 @@ mod tests {
 
     #[test]
     fn the_merge_runs_its_delete_only_when_a_staged_key_may_be_in_the_table() {
-        let t = TableDef {
-            id: 7,
-            schema: "public",
-            name: "t",
-            columns: &[
-                ColumnDef {
-                    name: "a",
-                    sql_type: "integer",
-                    nullable: false,
-                },
-                ColumnDef {
-                    name: "b",
-                    sql_type: "text",
-                    nullable: false,
-                },
-                ColumnDef {
-                    name: "v",
-                    sql_type: "text",
-                    nullable: true,
-                },
-            ],
-            key: &[0, 1],
-            check_row: |_| Ok(()),
-            check_key: |_| Ok(()),
-        };
+        let t = two_column_key();
         let small = merge(&t, Merge::default());
         assert!(!small.contains("LIMIT 1"), "{small}");
         let sql = merge(
