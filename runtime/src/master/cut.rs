@@ -278,10 +278,16 @@ fn write_packet(
     let mut tables: Vec<&'static TableDef> = pending.iter().chain(reload).copied().collect();
     tables.sort_by_key(|t| t.id);
     tables.dedup_by_key(|t| t.id);
+    // Every reloaded row's timestamp: the transaction's now(), read once.
+    let reload_ts = if reload.is_empty() {
+        None
+    } else {
+        Some(now_text(tx)?)
+    };
     for table in tables {
         // A reloaded table's rows replace its changes: its log is consumed all the same.
         let (query, ts) = if reload.iter().any(|r| r.id == table.id) {
-            (sql::for_table("reload_table", table), Some(now_text(tx)?))
+            (sql::for_table("reload_table", table), reload_ts.clone())
         } else {
             let plan = plan_dump(tx, table)?;
             (
@@ -383,8 +389,6 @@ fn copy_lines(
     let keys = table.key.len();
     let id = format!("{}\t", table.id);
     let ts = ts.map(|ts| format!("{ts}\t"));
-    // Fields before op in the query's line: the rowid, and the timestamp unless given.
-    let before_op = if ts.is_some() { 1 } else { 2 };
     let mut line = Vec::with_capacity(4096);
     let mut rows = 0;
     loop {
@@ -399,7 +403,8 @@ fn copy_lines(
         let body = &line[..line.len() - 1];
         let mut tabs = memchr::memchr_iter(b'\t', body);
         let rowid_end = tabs.next().ok_or_else(malformed)?;
-        let op_start = if before_op == 2 {
+        // Before op: the rowid, and the timestamp unless given.
+        let op_start = if ts.is_none() {
             tabs.next().ok_or_else(malformed)? + 1
         } else {
             rowid_end + 1

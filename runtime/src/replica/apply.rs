@@ -454,9 +454,10 @@ const BATCH_ROWS: u64 = 250_000;
 const BATCH_BYTES: u64 = 64 << 20;
 const BATCH_PACKETS: usize = 1_000;
 
-/// A table's stage of fewer rows is merged without ANALYZE: the planner's guess from its size
-/// serves, and the statement costs more than it saves.
-const ANALYZE_ROWS: u64 = 10_000;
+/// A table's stage of fewer rows is merged without ANALYZE (the planner's guess from its size
+/// serves, and the statement costs more than it saves) and without the DELETE's new-keys check
+/// (which then costs about what the DELETE does).
+const BIG_STAGE_ROWS: u64 = 10_000;
 
 /// How many of the pending packets to try as one batch: those of the replica's layout, within
 /// the bounds (one packet past them goes alone).
@@ -678,9 +679,10 @@ fn stage_packet<R: BufRead>(
 fn merge(tx: &mut Transaction, stage: &mut Stage, batched: bool, what: &str) -> Result<()> {
     stage.flush(tx, what)?;
     for &Staged { table, rows, .. } in &stage.order {
+        let big = rows >= BIG_STAGE_ROWS;
         let how = sql::Merge {
-            analyze: rows >= ANALYZE_ROWS,
-            skip_new_keys: rows >= ANALYZE_ROWS,
+            analyze: big,
+            skip_new_keys: big,
             batched,
             // Measured slower than DELETE + INSERT (bench section 9), so never chosen here.
             in_place: false,
