@@ -196,3 +196,155 @@ fn a_batch_mixing_short_and_long_runs_of_a_table_applies_every_version() {
     assert!(out.contains("applied packets 2..=4"), "{out}");
     env.assert_identical();
 }
+
+/// `mirror apply` with the runtime's debug log, which says which runs went straight into their
+/// table and which packets ran again through the stage; returns that log.
+fn apply_logged(env: &Env) -> String {
+    let out = std::process::Command::new(common::mirror_bin())
+        .args(["apply", "--db", &env.replica, "--from", env.feed()])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "replgen_runtime=debug")
+        .output()
+        .expect("run mirror");
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "mirror apply failed:\n{log}");
+    log
+}
+
+/// New artists ids `from..=to`, with names long enough that 1,000 of them make a run over the
+/// 64 KiB apply streams.
+fn insert_artists(from: u32, to: u32) -> String {
+    format!(
+        "INSERT INTO artist (id, gid, name, sort_name) \
+         SELECT g, gen_random_uuid(), repeat('a long name ', 10) || g, 'Artist' FROM generate_series({from}, {to}) g"
+    )
+}
+
+/// A long run of ADD lines goes straight into the table (no stage, no merge); one that meets a
+/// key the replica already holds makes apply run the packet again through the stage, whose
+/// merge replaces the replica's row, as a packet's ADD always does.
+#[test]
+fn a_long_run_of_new_rows_goes_straight_into_its_table_unless_the_table_holds_one_of_its_keys() {
+    let env = Env::new("direct_copy");
+    let mut master = env.connect_master();
+    master.batch_execute(&insert_artists(1, 3000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    assert!(
+        log.contains("rows copied straight into public.artist"),
+        "{log}"
+    );
+    assert!(!log.contains("again through the stage"), "{log}");
+    env.assert_identical();
+
+    // The replica holds a row of its own under a key the next packet adds.
+    env.connect_replica()
+        .batch_execute(
+            "INSERT INTO artist (id, gid, name, sort_name) VALUES (4500, gen_random_uuid(), 'mine', 'mine')",
+        )
+        .unwrap();
+    master.batch_execute(&insert_artists(3001, 6000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    assert!(
+        log.contains("applying the packet again through the stage"),
+        "{log}"
+    );
+    assert_eq!(env.replica_position(), Some(2));
+    env.assert_identical();
+
+    // The same in a batch of two packets (the second one holds the key).
+    env.connect_replica()
+        .batch_execute(
+            "INSERT INTO artist (id, gid, name, sort_name) VALUES (8500, gen_random_uuid(), 'mine', 'mine')",
+        )
+        .unwrap();
+    master.batch_execute(&insert_artists(6001, 7000)).unwrap();
+    env.dump();
+    master.batch_execute(&insert_artists(7001, 9000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    assert!(
+        log.contains("applying the batch again through the stage"),
+        "{log}"
+    );
+    assert!(log.contains("applied packets 3..=4"), "{log}");
+    env.assert_identical();
+}
+
+/// A replica table without a unique index on the key (or with a rule, which COPY would not
+/// run) takes no rows straight: nothing would stop an ADD of a key it holds from making a
+/// second row of it.
+#[test]
+fn a_table_without_a_unique_key_or_with_a_rule_takes_every_row_through_the_stage() {
+    let env = Env::new("direct_copy_refused");
+    let mut master = env.connect_master();
+    let mut replica = env.connect_replica();
+    replica
+        .batch_execute(
+            "ALTER TABLE artist DROP CONSTRAINT artist_pkey; \
+             INSERT INTO artist (id, gid, name, sort_name) VALUES (1500, gen_random_uuid(), 'mine', 'mine')",
+        )
+        .unwrap();
+    master.batch_execute(&insert_artists(1, 3000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    env.assert_identical();
+    assert!(!log.contains("copied straight into public.artist"), "{log}");
+
+    // A rule (here one that does nothing more) on the replica's table.
+    replica
+        .batch_execute(
+            "ALTER TABLE artist ADD PRIMARY KEY (id); \
+             CREATE RULE artist_also AS ON INSERT TO artist DO ALSO NOTHING",
+        )
+        .unwrap();
+    master.batch_execute(&insert_artists(3001, 6000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    env.assert_identical();
+    assert!(!log.contains("copied straight into public.artist"), "{log}");
+}
+
+/// Runs that mix new rows with changes: a long run of ADD lines with other lines of the same
+/// table among them (in one packet), a key removed by one packet and added again by the next one's
+/// long run, and rows added straight by one packet then changed by the next, in one batch.
+#[test]
+fn long_runs_of_new_rows_mixed_with_changes_apply_as_the_master_has_them() {
+    let env = Env::new("direct_copy_mixed");
+    let mut master = env.connect_master();
+    master.batch_execute(&insert_artists(9000, 9010)).unwrap();
+    env.dump();
+    env.apply();
+    let steps = [
+        // ADD lines for 1..3000, an UPDATE and a REMOVE of the same table among them.
+        format!(
+            "{}; UPDATE artist SET name = 'changed' WHERE id = 9000; DELETE FROM artist WHERE id = 9001",
+            insert_artists(1, 3000)
+        ),
+        // Removes a key the next packet's long run adds again.
+        "DELETE FROM artist WHERE id = 9002".to_string(),
+        format!("{}; INSERT INTO artist (id, gid, name, sort_name) VALUES (9002, gen_random_uuid(), 'back', 'back')", insert_artists(3001, 6000)),
+        // Changes rows the packet before added.
+        "UPDATE artist SET name = 'later' WHERE id IN (3001, 4000, 5999); DELETE FROM artist WHERE id = 3002"
+            .to_string(),
+    ];
+    for step in &steps[..1] {
+        master.batch_execute(step).unwrap();
+        env.dump();
+    }
+    let log = apply_logged(&env);
+    assert!(
+        log.contains("rows copied straight into public.artist"),
+        "{log}"
+    );
+    env.assert_identical();
+    for step in &steps[1..] {
+        master.batch_execute(step).unwrap();
+        env.dump();
+    }
+    let log = apply_logged(&env);
+    assert!(log.contains("applied packets 3..=5"), "{log}");
+    env.assert_identical();
+}

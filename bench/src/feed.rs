@@ -224,7 +224,8 @@ pub fn apply(opts: &Opts) -> Section {
     section.intro.push(format!(
         "`mirror apply` (release binary, wall time: fetch and verify size and sha256, decode and check every value \
          through the typed codec, stage with COPY into a temporary table, ANALYZE it, `DELETE ... USING` the staged \
-         keys, `INSERT ... SELECT` the new versions, record the position, commit) of one {r}-row packet, against \
+         keys, `INSERT ... SELECT` the new versions, record the position, commit; a long run of new rows goes \
+         straight into the table with COPY instead of through the stage) of one {r}-row packet, against \
          `COPY artist FROM STDIN` of the same {r} rows (full rows, also for the delete packet) into an empty table \
          with the same primary key and unique index. Ratio = COPY time / apply time (higher is better). The replica \
          is checked against the master after each packet.",

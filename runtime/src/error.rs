@@ -273,6 +273,16 @@ pub enum Error {
     #[error("{what}: the replica refused a row: {reason}")]
     RowRefused { what: String, reason: String },
 
+    /// A run of ADD lines copied straight into its table was refused (a key the table already
+    /// holds, say). Apply then runs the packets again through the stage, whose merge replaces
+    /// such rows, so this never reaches the user.
+    #[error("{what}: the rows of {table} could not be copied straight into it: {reason}")]
+    DirectCopyRefused {
+        what: String,
+        table: String,
+        reason: String,
+    },
+
     // Tools.
     #[error("{which}: {source}")]
     CompareDatabase {
@@ -335,6 +345,11 @@ impl Error {
             if source.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE))
     }
 
+    /// Whether a COPY straight into a table was refused: the stage would take the rows.
+    pub fn is_direct_copy_refused(&self) -> bool {
+        matches!(self, Error::DirectCopyRefused { .. })
+    }
+
     /// Whether a statement gave up waiting for a lock (`lock_timeout`): trying again may succeed.
     pub fn is_lock_timeout(&self) -> bool {
         matches!(self, Error::Db { source, .. }
@@ -348,7 +363,7 @@ fn short(fingerprint: &str) -> &str {
 
 /// `postgres::Error` displays only its kind ("db error"); the server's message, detail and hint
 /// (or the underlying I/O cause) are in its source, and they are what a person needs to read.
-fn describe_db(e: &postgres::Error) -> String {
+pub(crate) fn describe_db(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let mut s = db.message().to_string();
         if let Some(detail) = db.detail() {
@@ -361,6 +376,17 @@ fn describe_db(e: &postgres::Error) -> String {
     }
     match std::error::Error::source(e) {
         Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+/// The same for the I/O error a COPY's writer returns, which wraps the `postgres::Error`.
+pub(crate) fn describe_copy_write(e: &std::io::Error) -> String {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<postgres::Error>())
+    {
+        Some(source) => describe_db(source),
         None => e.to_string(),
     }
 }

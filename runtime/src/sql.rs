@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "create_enum",
     "create_schema",
     "create_table",
+    "direct_copy",
     "drop_table",
     "dump_plan",
     "dump_table",
@@ -111,11 +112,12 @@ pub fn table_context(t: &TableDef) -> Value {
     }
 }
 
-/// A column as templates see it: quoted name, the layout's canonical SQL type (for DDL), and
-/// nullability.
+/// A column as templates see it: quoted name, its name as a literal, the layout's canonical SQL
+/// type (for DDL), and nullability.
 pub fn column_context(c: &ColumnDef) -> Value {
     context! {
         q => quote_ident(c.name),
+        lit => quote_literal(c.name),
         type => c.sql_type,
         nullable => c.nullable,
         not_null => !c.nullable,

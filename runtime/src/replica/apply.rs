@@ -14,7 +14,7 @@ use super::rows::{check_line, stage_line};
 use super::{position, upgrade, Replica};
 use crate::codec::DecodeError;
 use crate::def::{SchemaDef, TableDef};
-use crate::error::{Context, Error, Result};
+use crate::error::{describe_copy_write, describe_db, Context, Error, Result};
 use crate::faults::crash_point;
 use crate::index::Entry;
 use crate::packet::PacketReader;
@@ -126,7 +126,15 @@ impl Replica {
             let n = batch_len(rest, &chain);
             if n > 1 {
                 let mark = self.tally.mark();
-                let result = self.apply_batch(source, &rest[..n], &mut chain);
+                let mut result = self.apply_batch(source, &rest[..n], &mut chain, true);
+                if matches!(&result, Err(e) if e.is_direct_copy_refused()) {
+                    tracing::debug!(
+                        "{}; applying the batch again through the stage",
+                        result.unwrap_err()
+                    );
+                    self.tally.rewind(mark);
+                    result = self.apply_batch(source, &rest[..n], &mut chain, false);
+                }
                 if !matches!(&result, Ok(applied) if !applied.is_empty()) {
                     self.tally.rewind(mark);
                 }
@@ -179,6 +187,8 @@ impl Replica {
             });
         }
         let mut attempts = 0;
+        let mut direct = true;
+        let mark = self.tally.mark();
         loop {
             let file = source.fetch_verified(
                 &entry.path,
@@ -186,7 +196,12 @@ impl Replica {
                 &entry.sha256,
                 self.work_dir.path(),
             )?;
-            match self.apply_file(file, entry, chain) {
+            match self.apply_file(file, entry, chain, direct) {
+                Err(e) if e.is_direct_copy_refused() => {
+                    tracing::debug!("{e}; applying the packet again through the stage");
+                    self.tally.rewind(mark);
+                    direct = false;
+                }
                 Err(e) if e.is_lock_timeout() && attempts < LOCK_ATTEMPTS => {
                     attempts += 1;
                     tracing::warn!(
@@ -201,8 +216,15 @@ impl Replica {
     }
 
     /// Applies a verified packet (an open file, read from where it is): everything, with the
-    /// new position, or nothing.
-    fn apply_file(&mut self, file: File, entry: &Entry, chain: &mut Chain) -> Result<u64> {
+    /// new position, or nothing. `direct`: long runs of ADD lines may be copied straight into
+    /// their tables (see [`Stage::direct`]).
+    fn apply_file(
+        &mut self,
+        file: File,
+        entry: &Entry,
+        chain: &mut Chain,
+        direct: bool,
+    ) -> Result<u64> {
         let schema = self.schema;
         let mut reader = open_packet(file, entry, self.limits)?;
         let header = reader.header().clone();
@@ -295,7 +317,7 @@ impl Replica {
             }
         }
 
-        let mut stage = Stage::default();
+        let mut stage = Stage::new(direct);
         let rows = stage_packet(
             &mut tx,
             layout,
@@ -349,6 +371,7 @@ impl Replica {
         source: &Source,
         entries: &[&Entry],
         chain: &mut Chain,
+        direct: bool,
     ) -> Result<Vec<u64>> {
         let (schema, limits) = (self.schema, self.limits);
         let Some(layout) = chain.schema_version.and_then(|v| schema.layout(v)) else {
@@ -363,7 +386,7 @@ impl Replica {
             _ => return Ok(Vec::new()),
         }
         let mut last_sha256 = chain.last_sha256.clone();
-        let mut stage = Stage::default();
+        let mut stage = Stage::new(direct);
         let mut applied = Vec::new();
         let mut last = None;
         for (seq, &entry) in entries.iter().enumerate() {
@@ -488,21 +511,73 @@ const PENDING_BYTES: usize = 8 << 20;
 
 /// The tables staged so far in this transaction, in first-staged order, with their row counts
 /// and the lines waiting for their COPY.
-#[derive(Default)]
 struct Stage {
     order: Vec<Staged>,
     /// Bytes waiting in every table's `pending`.
     pending: usize,
+    /// Whether a long run of ADD lines of a table with nothing staged yet may be copied
+    /// straight into the table: the rows are then in before any later line of it is merged, in
+    /// the packets' order, and a key the table already holds fails the COPY (the packets then
+    /// run again without). For new rows this saves the stage's COPY and the merge's INSERT.
+    direct: bool,
 }
 
 struct Staged {
     table: &'static TableDef,
+    /// Rows in the stage (or waiting for it); rows copied straight into the table are not.
     rows: u64,
     /// Staging lines not yet copied.
     pending: Vec<u8>,
+    /// Whether the table may take rows straight (`direct_copy.sql.jinja`), once asked.
+    direct: Option<bool>,
+}
+
+impl Staged {
+    /// Whether the run whose first lines wait in `pending` may go straight into the table.
+    fn direct(&mut self, tx: &mut Transaction, allowed: bool) -> Result<bool> {
+        if !allowed || self.rows > 0 || !self.pending.split(|&b| b == b'\n').all(is_add) {
+            return Ok(false);
+        }
+        if let Some(direct) = self.direct {
+            return Ok(direct);
+        }
+        let answer = tx
+            .simple_query(&sql::for_table("direct_copy", self.table))
+            .context(|| {
+                format!(
+                    "cannot read the unique indexes of {}",
+                    self.table.display_name()
+                )
+            })?;
+        let direct = answer.iter().any(
+            |m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")),
+        );
+        self.direct = Some(direct);
+        Ok(direct)
+    }
+}
+
+/// Whether a staging line (`seq <tab> op <tab> columns`) is an ADD; an empty one (after the
+/// last newline) counts as one.
+fn is_add(line: &[u8]) -> bool {
+    line.is_empty() || memchr::memchr(b'\t', line).and_then(|i| line.get(i + 1)) == Some(&b'0')
+}
+
+/// A staging line's columns, as COPY into the table reads them.
+fn columns_of(line: &[u8]) -> &[u8] {
+    let second = memchr::memchr_iter(b'\t', line).nth(1);
+    &line[second.map_or(line.len(), |i| i + 1)..]
 }
 
 impl Stage {
+    fn new(direct: bool) -> Stage {
+        Stage {
+            order: Vec::new(),
+            pending: 0,
+            direct,
+        }
+    }
+
     /// Copies every table's waiting lines into its stage (one COPY each); `what` names the
     /// packets.
     fn flush(&mut self, tx: &mut Transaction, what: &str) -> Result<()> {
@@ -524,7 +599,7 @@ fn copy_lines(tx: &mut Transaction, table: &TableDef, lines: &[u8], what: &str) 
         .context(|| format!("cannot stage the rows of {}", table.display_name()))?;
     writer.write_all(lines).map_err(|e| Error::RowRefused {
         what: what.to_string(),
-        reason: e.to_string(),
+        reason: describe_copy_write(&e),
     })?;
     writer.finish().map_err(|source| Error::Db {
         context: format!("{what}: cannot stage the rows of {}", table.display_name()),
@@ -623,6 +698,7 @@ fn stage_packet<R: BufRead>(
                     table,
                     rows: 0,
                     pending: Vec::new(),
+                    direct: None,
                 });
                 stage.order.len() - 1
             }
@@ -642,10 +718,42 @@ fn stage_packet<R: BufRead>(
                 break;
             }
         }
+        // Rows copied straight into the table (a run of ADD lines, while none of the table's
+        // rows is staged), then the rest of the run into the stage.
+        let mut direct = 0u64;
+        if more(next) && staged.direct(tx, stage.direct)? {
+            let name = table.display_name();
+            let refused = |reason: String| Error::DirectCopyRefused {
+                what: what.clone(),
+                table: name.clone(),
+                reason,
+            };
+            let mut writer = tx
+                .copy_in(&sql::for_table("import_copy", table))
+                .map_err(|e| refused(describe_db(&e)))?;
+            for line in staged.pending.split_inclusive(|&b| b == b'\n') {
+                writer
+                    .write_all(columns_of(line))
+                    .map_err(|e| refused(describe_copy_write(&e)))?;
+            }
+            direct = run;
+            staged.pending.clear();
+            while more(next) && is_add(&line_buf) {
+                writer
+                    .write_all(columns_of(&line_buf))
+                    .map_err(|e| refused(describe_copy_write(&e)))?;
+                run += 1;
+                direct += 1;
+                tally.add(1, line_buf.len() as u64);
+                next = read(&mut line_buf)?;
+            }
+            writer.finish().map_err(|e| refused(describe_db(&e)))?;
+            tracing::debug!("{what}: {direct} rows copied straight into {name}");
+        }
         if more(next) {
             let refused = |e: std::io::Error| Error::RowRefused {
                 what: what.clone(),
-                reason: e.to_string(),
+                reason: describe_copy_write(&e),
             };
             let mut writer = tx
                 .copy_in(&sql::for_table("stage_copy", table))
@@ -666,7 +774,7 @@ fn stage_packet<R: BufRead>(
         } else {
             stage.pending += staged.pending.len() - before;
         }
-        staged.rows += run;
+        staged.rows += run - direct;
         rows += run;
         if stage.pending >= PENDING_BYTES {
             stage.flush(tx, &what)?;
@@ -679,6 +787,10 @@ fn stage_packet<R: BufRead>(
 fn merge(tx: &mut Transaction, stage: &mut Stage, batched: bool, what: &str) -> Result<()> {
     stage.flush(tx, what)?;
     for &Staged { table, rows, .. } in &stage.order {
+        if rows == 0 {
+            // Every row went straight into the table.
+            continue;
+        }
         let big = rows >= BIG_STAGE_ROWS;
         let how = sql::Merge {
             analyze: big,
@@ -749,4 +861,22 @@ fn next_staged_line<R: BufRead>(
     out.push(b'\t');
     stage_line(table, line.op, line.values, out);
     Ok(Some(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{columns_of, is_add};
+
+    #[test]
+    fn a_staging_line_says_its_operation_and_gives_its_columns_to_copy() {
+        assert!(is_add(b"3\t0\t7\tname\n"));
+        assert!(is_add(b""));
+        assert!(!is_add(b"3\t1\t7\tname\n"));
+        assert!(!is_add(b"3\t2\t7\t\\N\n"));
+        assert_eq!(
+            columns_of(b"12\t0\t7\tname\twith\\ttab\n"),
+            b"7\tname\twith\\ttab\n"
+        );
+        assert_eq!(columns_of(b"0\t0\t\\N\n"), b"\\N\n");
+    }
 }
