@@ -65,6 +65,9 @@ const KEY_SHAPES: &[&[&str]] = &[
     &["character(12)", "integer"],
     &["character varying(40)", "uuid"],
     &["int8", "int2", "varchar(30)"],
+    // Array keys (logged wrapped in a one-field composite).
+    &["integer[]"],
+    &["text[]", "date"],
 ];
 
 /// Value column types (schema.yaml spelling; PostgreSQL accepts the same words).

@@ -192,6 +192,12 @@ impl Workload {
             BaseType::Bytea => format!("\\x{n:016x}"),
             _ => n.to_string(),
         };
+        // An array key: the fresh value as its one element.
+        let text = if ty.array {
+            format!("{{{}}}", array_element(&text))
+        } else {
+            text
+        };
         format!("{}::{}", literal(&text), ty.ddl())
     }
 
