@@ -113,12 +113,13 @@ pub fn table_context(t: &TableDef) -> Value {
 }
 
 /// A column as templates see it: quoted name, its name as a literal, the layout's canonical SQL
-/// type (for DDL), and nullability.
+/// type (for DDL), whether it is an array, and nullability.
 pub fn column_context(c: &ColumnDef) -> Value {
     context! {
         q => quote_ident(c.name),
         lit => quote_literal(c.name),
         type => c.sql_type,
+        array => c.sql_type.ends_with("[]"),
         nullable => c.nullable,
         not_null => !c.nullable,
     }
