@@ -3,7 +3,7 @@
 //! docs/design.md ("Cuts") for why no change is lost or dumped twice.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -298,8 +298,9 @@ fn write_packet(
         let reader = tx
             .copy_out(&query)
             .context(|| format!("cannot read the changed rows of {}", table.display_name()))?;
-        let input = BufReader::with_capacity(1 << 20, reader);
-        rows += copy_lines(input, table, ts.as_deref(), &mut gz)?;
+        // The reader is itself buffered, one server message (one row) at a time: a BufReader
+        // around it would only copy every line once more.
+        rows += copy_lines(reader, table, ts.as_deref(), &mut gz)?;
     }
     crash_point("dump-mid-packet");
     packet::write_trailer(&mut gz, rows).context(io_ctx)?;
