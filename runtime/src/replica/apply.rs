@@ -533,21 +533,23 @@ struct Staged {
 }
 
 impl Staged {
-    /// Whether the run whose first lines wait in `pending` may go straight into the table.
-    fn direct(&mut self, tx: &mut Transaction, allowed: bool) -> Result<bool> {
+    /// Whether the run whose first lines wait in `pending` may go straight into the table;
+    /// `what` names the packets.
+    fn direct(&mut self, tx: &mut Transaction, allowed: bool, what: &str) -> Result<bool> {
         if !allowed || self.rows > 0 || !self.pending.split(|&b| b == b'\n').all(is_add) {
             return Ok(false);
         }
         if let Some(direct) = self.direct {
             return Ok(direct);
         }
+        // Whatever goes wrong here (the transaction is then aborted), the stage can still take
+        // the rows: the packets run again without.
         let answer = tx
             .simple_query(&sql::for_table("direct_copy", self.table))
-            .context(|| {
-                format!(
-                    "cannot read the unique indexes of {}",
-                    self.table.display_name()
-                )
+            .map_err(|e| Error::DirectCopyRefused {
+                what: what.to_string(),
+                table: self.table.display_name(),
+                reason: describe_db(&e),
             })?;
         let direct = answer.iter().any(
             |m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")),
@@ -721,7 +723,7 @@ fn stage_packet<R: BufRead>(
         // Rows copied straight into the table (a run of ADD lines, while none of the table's
         // rows is staged), then the rest of the run into the stage.
         let mut direct = 0u64;
-        if more(next) && staged.direct(tx, stage.direct)? {
+        if more(next) && staged.direct(tx, stage.direct, &what)? {
             let name = table.display_name();
             let refused = |reason: String| Error::DirectCopyRefused {
                 what: what.clone(),
