@@ -435,7 +435,7 @@ fn merge_shapes(cluster: &replgen_testkit::Cluster, opts: &Opts, section: &mut S
          fresh vacuumed table each time, against `COPY FROM STDIN` of the same rows into an empty table (ratio = \
          COPY time / merge time): {}. The upsert (`DELETE` of the removed keys, then `INSERT ... ON CONFLICT (key) DO \
          UPDATE`, possible only where the key's is the sole unique index) was tried for update-heavy packets and \
-         is slower, so apply always runs DELETE + INSERT; it stays here as the measured alternative.",
+         is slower, so apply runs DELETE + INSERT (or, for a long run of new rows, a COPY straight into the table); it stays here as the measured alternative.",
         rows_label(n),
         results
             .iter()
