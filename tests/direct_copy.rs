@@ -40,6 +40,160 @@ fn count(env: &Env, sql: &str) -> i64 {
     env.connect_replica().query_one(sql, &[]).unwrap().get(0)
 }
 
+/// A database of its own on the cluster holding `remote_ddl`, and on the replica a postgres_fdw
+/// server `loopback` reaching it, then `replica_ddl` run on the replica.
+fn with_loopback_server(env: &Env, name: &str, remote_ddl: &str, replica_ddl: &str) {
+    let field = |url: &str, k: &str| {
+        url.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+            .unwrap()
+            .to_string()
+    };
+    let remote_url = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name(name));
+    postgres::Client::connect(&remote_url, postgres::NoTls)
+        .unwrap()
+        .batch_execute(remote_ddl)
+        .unwrap();
+    env.connect_replica()
+        .batch_execute(&format!(
+            "CREATE EXTENSION postgres_fdw; \
+             CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '{}', port '{}', dbname '{}'); \
+             CREATE USER MAPPING FOR CURRENT_USER SERVER loopback OPTIONS (user '{}'); {replica_ddl}",
+            field(&env.replica, "host"),
+            field(&env.replica, "port"),
+            field(&remote_url, "dbname"),
+            field(&env.replica, "user"),
+        ))
+        .unwrap();
+}
+
+/// A long run of ADD lines goes straight into the table (no stage, no merge); one that meets a
+/// key the replica already holds makes apply run the packet again through the stage, whose
+/// merge replaces the replica's row, as a packet's ADD always does.
+#[test]
+fn a_long_run_of_new_rows_goes_straight_into_its_table_unless_the_table_holds_one_of_its_keys() {
+    let env = Env::new("direct_copy");
+    let mut master = env.connect_master();
+    master.batch_execute(&insert_artists(1, 3000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    assert!(
+        log.contains("rows copied straight into public.artist"),
+        "{log}"
+    );
+    assert!(!log.contains("again through the stage"), "{log}");
+    env.assert_identical();
+
+    // The replica holds a row of its own under a key the next packet adds.
+    env.connect_replica()
+        .batch_execute(
+            "INSERT INTO artist (id, gid, name, sort_name) VALUES (4500, gen_random_uuid(), 'mine', 'mine')",
+        )
+        .unwrap();
+    master.batch_execute(&insert_artists(3001, 6000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    assert!(
+        log.contains("applying the packet again through the stage"),
+        "{log}"
+    );
+    assert_eq!(env.replica_position(), Some(2));
+    env.assert_identical();
+
+    // The same in a batch of two packets (the second one holds the key).
+    env.connect_replica()
+        .batch_execute(
+            "INSERT INTO artist (id, gid, name, sort_name) VALUES (8500, gen_random_uuid(), 'mine', 'mine')",
+        )
+        .unwrap();
+    master.batch_execute(&insert_artists(6001, 7000)).unwrap();
+    env.dump();
+    master.batch_execute(&insert_artists(7001, 9000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    assert!(
+        log.contains("applying the batch again through the stage"),
+        "{log}"
+    );
+    assert!(log.contains("applied packets 3..=4"), "{log}");
+    env.assert_identical();
+}
+
+/// A replica table without a unique index on the key (or with a rule, which COPY would not
+/// run) takes no rows straight: nothing would stop an ADD of a key it holds from making a
+/// second row of it.
+#[test]
+fn a_table_without_a_unique_key_or_with_a_rule_takes_every_row_through_the_stage() {
+    let env = Env::new("direct_copy_refused");
+    let mut master = env.connect_master();
+    let mut replica = env.connect_replica();
+    replica
+        .batch_execute(
+            "ALTER TABLE artist DROP CONSTRAINT artist_pkey; \
+             INSERT INTO artist (id, gid, name, sort_name) VALUES (1500, gen_random_uuid(), 'mine', 'mine')",
+        )
+        .unwrap();
+    master.batch_execute(&insert_artists(1, 3000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    env.assert_identical();
+    assert!(!log.contains("copied straight into public.artist"), "{log}");
+
+    // A rule (here one that does nothing more) on the replica's table.
+    replica
+        .batch_execute(
+            "ALTER TABLE artist ADD PRIMARY KEY (id); \
+             CREATE RULE artist_also AS ON INSERT TO artist DO ALSO NOTHING",
+        )
+        .unwrap();
+    master.batch_execute(&insert_artists(3001, 6000)).unwrap();
+    env.dump();
+    let log = apply_logged(&env);
+    env.assert_identical();
+    assert!(!log.contains("copied straight into public.artist"), "{log}");
+}
+
+/// Runs that mix new rows with changes: a long run of ADD lines with other lines of the same
+/// table among them (in one packet), a key removed by one packet and added again by the next one's
+/// long run, and rows added straight by one packet then changed by the next, in one batch.
+#[test]
+fn long_runs_of_new_rows_mixed_with_changes_apply_as_the_master_has_them() {
+    let env = Env::new("direct_copy_mixed");
+    let mut master = env.connect_master();
+    master.batch_execute(&insert_artists(9000, 9010)).unwrap();
+    env.dump();
+    env.apply();
+    let steps = [
+        // ADD lines for 1..3000, an UPDATE and a REMOVE of the same table among them.
+        format!(
+            "{}; UPDATE artist SET name = 'changed' WHERE id = 9000; DELETE FROM artist WHERE id = 9001",
+            insert_artists(1, 3000)
+        ),
+        // Removes a key the next packet's long run adds again.
+        "DELETE FROM artist WHERE id = 9002".to_string(),
+        format!("{}; INSERT INTO artist (id, gid, name, sort_name) VALUES (9002, gen_random_uuid(), 'back', 'back')", insert_artists(3001, 6000)),
+        // Changes rows the packet before added.
+        "UPDATE artist SET name = 'later' WHERE id IN (3001, 4000, 5999); DELETE FROM artist WHERE id = 3002"
+            .to_string(),
+    ];
+    for step in &steps[..1] {
+        master.batch_execute(step).unwrap();
+        env.dump();
+    }
+    // Whether the run goes straight in depends on where the dump's plan puts the other lines.
+    env.apply();
+    env.assert_identical();
+    for step in &steps[1..] {
+        master.batch_execute(step).unwrap();
+        env.dump();
+    }
+    let log = apply_logged(&env);
+    assert!(log.contains("applied packets 3..=5"), "{log}");
+    env.assert_identical();
+}
+
 /// A replica table with an inheritance child (an archive table, say) that holds a row under a
 /// key the next packet ADDs. The stage's merge DELETE (no ONLY) removes the child's row; the
 /// parent's unique index does not see it.
@@ -535,41 +689,15 @@ fn an_identity_key_and_a_wider_primary_key() {
 #[test]
 fn a_foreign_table_replica_takes_every_row_through_the_stage() {
     let env = Env::new("direct_16");
-    let field = |k: &str| {
-        env.replica
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-            .unwrap()
-            .to_string()
-    };
-    let remote_url = env
-        .cluster
-        .create_database(&replgen_testkit::Cluster::unique_name("direct_16_remote"));
-    let remote_db = remote_url
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("dbname="))
-        .unwrap()
-        .to_string();
-    postgres::Client::connect(&remote_url, postgres::NoTls)
-        .unwrap()
-        .batch_execute(
-            "CREATE TABLE tag (id integer PRIMARY KEY, name varchar(255) NOT NULL UNIQUE, \
+    with_loopback_server(
+        &env,
+        "direct_16_remote",
+        "CREATE TABLE tag (id integer PRIMARY KEY, name varchar(255) NOT NULL UNIQUE, \
              ref_count integer NOT NULL DEFAULT 0, aliases text[])",
-        )
-        .unwrap();
-    env.connect_replica()
-        .batch_execute(&format!(
-            "CREATE EXTENSION postgres_fdw; \
-             CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '{}', port '{}', dbname '{remote_db}'); \
-             CREATE USER MAPPING FOR CURRENT_USER SERVER loopback OPTIONS (user '{}'); \
-             DROP TABLE tag; \
+        "DROP TABLE tag; \
              CREATE FOREIGN TABLE tag (id integer NOT NULL, name varchar(255) NOT NULL, ref_count integer NOT NULL, aliases text[]) \
                  SERVER loopback OPTIONS (table_name 'tag')",
-            field("host"),
-            field("port"),
-            field("user"),
-        ))
-        .unwrap();
+    );
     let mut master = env.connect_master();
     // A short packet: through the stage, as before.
     master
@@ -614,43 +742,17 @@ fn a_view_replica_takes_every_row_through_the_stage() {
 #[test]
 fn a_partitioned_replica_with_a_foreign_partition() {
     let env = Env::new("direct_18");
-    let field = |k: &str| {
-        env.replica
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-            .unwrap()
-            .to_string()
-    };
-    let remote_url = env
-        .cluster
-        .create_database(&replgen_testkit::Cluster::unique_name("direct_18_remote"));
-    let remote_db = remote_url
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("dbname="))
-        .unwrap()
-        .to_string();
-    postgres::Client::connect(&remote_url, postgres::NoTls)
-        .unwrap()
-        .batch_execute(
-            "CREATE TABLE tag_high (id integer PRIMARY KEY, name varchar(255) NOT NULL, \
+    with_loopback_server(
+        &env,
+        "direct_18_remote",
+        "CREATE TABLE tag_high (id integer PRIMARY KEY, name varchar(255) NOT NULL, \
              ref_count integer NOT NULL DEFAULT 0, aliases text[])",
-        )
-        .unwrap();
-    env.connect_replica()
-        .batch_execute(&format!(
-            "CREATE EXTENSION postgres_fdw; \
-             CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '{}', port '{}', dbname '{remote_db}'); \
-             CREATE USER MAPPING FOR CURRENT_USER SERVER loopback OPTIONS (user '{}'); \
-             DROP TABLE tag; \
+        "DROP TABLE tag; \
              CREATE TABLE tag (id integer NOT NULL, name varchar(255) NOT NULL, ref_count integer NOT NULL, aliases text[]) PARTITION BY RANGE (id); \
              CREATE TABLE tag_low PARTITION OF tag FOR VALUES FROM (MINVALUE) TO (1000000); \
              CREATE FOREIGN TABLE tag_high PARTITION OF tag FOR VALUES FROM (1000000) TO (MAXVALUE) \
                  SERVER loopback OPTIONS (table_name 'tag_high')",
-            field("host"),
-            field("port"),
-            field("user"),
-        ))
-        .unwrap();
+    );
     let mut master = env.connect_master();
     master
         .batch_execute(
