@@ -196,3 +196,119 @@ fn a_batch_mixing_short_and_long_runs_of_a_table_applies_every_version() {
     assert!(out.contains("applied packets 2..=4"), "{out}");
     env.assert_identical();
 }
+
+/// The number before " lines left out" in apply's debug log, summed over its batches.
+fn lines_left_out(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.split_once(" lines left out"))
+        .filter_map(|(head, _)| head.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A batch is staged newest packet first, and a line whose key a newer packet of the batch
+/// changes again is checked but left out (the newer line replaces or removes the row anyway).
+/// Hours of random writes over every table (every key shape, key changes, removes, re-adds),
+/// with some rows changed every hour, apply as one batch to an identical replica.
+#[test]
+fn a_batch_leaves_out_the_lines_newer_packets_supersede() {
+    let env = Env::new("batch_newest");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 41, 0);
+    work.run(&mut master, 150, false);
+    env.dump();
+    env.apply();
+    for hour in 0..8 {
+        work.run(&mut master, 60, false);
+        master
+            .batch_execute(&format!(
+                "UPDATE artist SET name = 'hour {hour}' WHERE id IN (SELECT id FROM artist ORDER BY id LIMIT 20)"
+            ))
+            .unwrap();
+        env.dump();
+    }
+    let log = env.apply_logged(&[]);
+    assert!(log.contains("applied packets 2..=9"), "{log}");
+    assert!(lines_left_out(&log) >= 7 * 20, "{log}");
+    env.assert_identical();
+}
+
+/// Past the memory budget for a batch's keys (lowered here), the batch is staged again in
+/// packet order, every line, and applies the same.
+#[test]
+fn a_batch_whose_keys_exceed_the_memory_budget_is_staged_in_packet_order() {
+    let env = Env::new("batch_budget");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 43, 0);
+    work.run(&mut master, 100, false);
+    env.dump();
+    env.apply();
+    for _ in 0..4 {
+        work.run(&mut master, 80, false);
+        env.dump();
+    }
+    let log = env.apply_logged(&[("REPLGEN_BATCH_KEY_BYTES", "2000")]);
+    assert!(
+        log.contains("applying the batch again in packet order"),
+        "{log}"
+    );
+    assert!(log.contains("applied packets 2..=5"), "{log}");
+    assert_eq!(lines_left_out(&log), 0, "{log}");
+    env.assert_identical();
+}
+
+/// A line left out of a batch is still checked: a bad value in a line a newer packet
+/// supersedes is refused, naming its packet, and the replica stays where it was.
+#[test]
+fn a_superseded_line_with_a_bad_value_is_refused() {
+    let env = Env::new("batch_superseded_bad");
+    let mut master = env.connect_master();
+    master
+        .batch_execute(
+            "INSERT INTO artist (id, gid, name, sort_name) \
+             SELECT g, gen_random_uuid(), 'Artist ' || g, 'Artist' FROM generate_series(1, 5) g",
+        )
+        .unwrap();
+    env.dump();
+    env.apply();
+    for name in ["two", "three"] {
+        master
+            .batch_execute(&format!("UPDATE artist SET name = '{name}' WHERE id = 3"))
+            .unwrap();
+        env.dump();
+    }
+    // Packet 2's one line loses a field; packet 3 names the new packet 2 as its predecessor,
+    // so the two still make one batch.
+    let sha256 = |serial| {
+        let element = packet_element(&feed::index(env.feed.path()), serial);
+        let at = element.find("sha256=\"").unwrap() + 8;
+        element[at..at + 64].to_string()
+    };
+    let before = sha256(2);
+    rewrite_packet(env.feed.path(), 2, |t| {
+        feed::edit_first_line(
+            t,
+            |f| f[3] == "1",
+            |mut f| {
+                f.pop();
+                f
+            },
+        )
+    });
+    let after = sha256(2);
+    rewrite_packet(env.feed.path(), 3, |t| t.replace(&before, &after));
+    let out = std::process::Command::new(common::mirror_bin())
+        .args(["apply", "--db", &env.replica, "--from", env.feed()])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "replgen_runtime=debug")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    // Refused in the batch, then by packet 2 alone.
+    assert!(
+        log.contains("packets 2 to 3 as one batch: packet 2 ("),
+        "{log}"
+    );
+    assert!(log.contains("value fields, expected 17"), "{log}");
+    assert_eq!(env.replica_position(), Some(1));
+}

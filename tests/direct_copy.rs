@@ -9,16 +9,7 @@ mod common;
 use common::Env;
 
 fn apply_logged(env: &Env) -> String {
-    let out = std::process::Command::new(common::mirror_bin())
-        .args(["apply", "--db", &env.replica, "--from", env.feed()])
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "replgen_runtime=debug")
-        .output()
-        .expect("run mirror");
-    let log =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "mirror apply failed:\n{log}");
-    log
+    env.apply_logged(&[])
 }
 
 fn insert_artists(from: u32, to: u32) -> String {
@@ -627,8 +618,48 @@ fn a_case_insensitive_key_collation_agrees_with_the_merge() {
     env.assert_identical();
 }
 
-/// Packet 1 alone first, then a batch where packet 2's long run is straight and packet 3
-/// holds a planted key: the whole batch runs again through the stage.
+/// A batch is staged newest packet first, and a key respelled on the master ('code a' removed,
+/// 'CODE A' added later in a long run of new rows) is one key to the replica's
+/// case-insensitive collation: the newest packet's rows must not go straight in, where the
+/// merge of the older packet's REMOVE would then delete the new row.
+#[test]
+fn a_key_respelled_across_a_batch_under_a_case_insensitive_collation() {
+    let env = Env::new("direct_21");
+    env.connect_replica()
+        .batch_execute(
+            "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false); \
+             ALTER TABLE replication_control_note ALTER COLUMN code TYPE text COLLATE ci",
+        )
+        .unwrap();
+    let mut master = env.connect_master();
+    master
+        .batch_execute("INSERT INTO replication_control_note (code) VALUES ('base')")
+        .unwrap();
+    env.dump();
+    env.apply();
+    let body = "'{\"a\": \"a long enough body to pass the streaming threshold\"}'";
+    for step in [
+        format!("INSERT INTO replication_control_note (code, body) VALUES ('code a', {body})"),
+        "DELETE FROM replication_control_note WHERE code = 'code a'".to_string(),
+        format!(
+            "INSERT INTO replication_control_note (code, body) \
+             SELECT 'CODE ' || CASE WHEN g = 0 THEN 'A' ELSE lpad(g::text, 7, '0') END, {body} \
+             FROM generate_series(0, 3000) g"
+        ),
+    ] {
+        master.batch_execute(&step).unwrap();
+        env.dump();
+    }
+    let log = apply_logged(&env);
+    assert!(log.contains("applied packets 2..=4"), "{log}");
+    assert!(!log.contains("copied straight into"), "{log}");
+    env.assert_identical();
+}
+
+/// Packet 1 alone first, then a batch of three, staged newest packet first: the newest one's
+/// long run of new rows goes straight in and meets a key planted in the replica, so the whole
+/// batch runs again through the stage; a key planted in an older packet's range is replaced by
+/// the merge either way.
 #[test]
 fn a_batch_that_falls_back_keeps_every_packet() {
     let env = Env::new("direct_14");
@@ -648,7 +679,7 @@ fn a_batch_that_falls_back_keeps_every_packet() {
     master.batch_execute(&insert_artists(6001, 9000)).unwrap();
     env.dump();
     env.connect_replica()
-        .batch_execute("INSERT INTO artist (id, gid, name, sort_name) VALUES (2000, gen_random_uuid(), 'mine', 'mine')")
+        .batch_execute("INSERT INTO artist (id, gid, name, sort_name) VALUES (2000, gen_random_uuid(), 'mine', 'mine'), (7000, gen_random_uuid(), 'mine', 'mine')")
         .unwrap();
     let log = apply_logged(&env);
     assert!(

@@ -136,8 +136,8 @@ pub fn run(opts: &Opts) -> Section {
          each applied untimed as packet 1, and run the same statements; one cuts a packet after every step, the \
          other once at the end). Ratio = one-packet time / many-packets time (higher is better; 1× means a packet \
          costs nothing beyond its rows). Consecutive packets of one layout apply as one batch (one staging COPY \
-         and merge per table for the whole batch, the newest version of each key winning, the last packet's \
-         position), bounded at 250,000 rows, 64 MiB or 1,000 packets."
+         and merge per table for the whole batch, staged newest packet first, a line whose key a newer packet \
+         changes again left out, the last packet's position), bounded at 500,000 rows, 64 MiB or 256 packets."
             .into(),
     );
     let (small, per) = if opts.quick {

@@ -283,6 +283,11 @@ pub enum Error {
         reason: String,
     },
 
+    /// The keys of a batch staged newest first took more memory than `budget` bytes. Apply then
+    /// stages the batch again in packet order, so this never reaches the user.
+    #[error("{what}: the keys of the batch take more than {budget} bytes of memory")]
+    BatchOverBudget { what: String, budget: usize },
+
     // Tools.
     #[error("{which}: {source}")]
     CompareDatabase {
@@ -348,6 +353,11 @@ impl Error {
     /// Whether a COPY straight into a table was refused: the stage would take the rows.
     pub fn is_direct_copy_refused(&self) -> bool {
         matches!(self, Error::DirectCopyRefused { .. })
+    }
+
+    /// Whether a batch staged newest first ran out of memory for its keys.
+    pub fn is_batch_over_budget(&self) -> bool {
+        matches!(self, Error::BatchOverBudget { .. })
     }
 
     /// Whether a statement gave up waiting for a lock (`lock_timeout`): trying again may succeed.

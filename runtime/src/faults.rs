@@ -1,6 +1,7 @@
 //! Named crash points for tests: when `REPLGEN_CRASH_AT` names a point, the process aborts
 //! there, exactly as a kill -9 would stop it (no unwinding, no cleanup). Crash tests use it to
 //! reach the narrow windows a random kill rarely hits; unset, it costs one lookup per process.
+//! Also the one memory bound tests lower to reach the path past it.
 
 use std::sync::OnceLock;
 
@@ -15,4 +16,17 @@ pub fn crash_point(name: &str) {
         eprintln!("crash point {name}: aborting");
         std::process::abort();
     }
+}
+
+/// The memory the keys of a batch staged newest first may take (bytes); past it the batch is
+/// staged again in packet order, every line (`replica/newest.rs`). `REPLGEN_BATCH_KEY_BYTES`
+/// lowers it for tests.
+pub fn batch_key_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("REPLGEN_BATCH_KEY_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(48 << 20)
+    })
 }

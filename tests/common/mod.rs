@@ -178,6 +178,21 @@ impl Env {
         self.mirror_ok(&["apply", "--db", &self.replica, "--from", self.feed()])
     }
 
+    /// Applies the feed with the runtime's debug log (and `envs` set); returns its output.
+    pub fn apply_logged(&self, envs: &[(&str, &str)]) -> String {
+        let out = Command::new(mirror_bin())
+            .args(["apply", "--db", &self.replica, "--from", self.feed()])
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "replgen_runtime=debug")
+            .envs(envs.iter().copied())
+            .output()
+            .expect("run mirror");
+        let log = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "mirror apply failed:\n{log}");
+        log
+    }
+
     pub fn connect_master(&self) -> postgres::Client {
         postgres::Client::connect(&self.master, postgres::NoTls).unwrap()
     }

@@ -4,12 +4,13 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Seek, Write};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use flate2::read::MultiGzDecoder;
 
+use super::newest::{canonical_key, NewestFirst};
 use super::rows::{check_line, stage_line};
 use super::{position, upgrade, Replica};
 use crate::codec::DecodeError;
@@ -126,15 +127,27 @@ impl Replica {
             let n = batch_len(rest, &chain);
             if n > 1 {
                 let mark = self.tally.mark();
-                let mut result = self.apply_batch(source, &rest[..n], &mut chain, true);
-                if matches!(&result, Err(e) if e.is_direct_copy_refused()) {
-                    tracing::debug!(
-                        "{}; applying the batch again through the stage",
-                        result.unwrap_err()
-                    );
+                let mut how = Batch {
+                    direct: true,
+                    newest_first: true,
+                };
+                // Each way of staging the batch that failed is given up in turn (a refused
+                // straight COPY, keys over the memory budget); both leave the replica unchanged.
+                let result = loop {
+                    let result = self.apply_batch(source, &rest[..n], &mut chain, how);
+                    match &result {
+                        Err(e) if how.direct && e.is_direct_copy_refused() => {
+                            tracing::debug!("{e}; applying the batch again through the stage");
+                            how.direct = false;
+                        }
+                        Err(e) if how.newest_first && e.is_batch_over_budget() => {
+                            tracing::debug!("{e}; applying the batch again in packet order");
+                            how.newest_first = false;
+                        }
+                        _ => break result,
+                    }
                     self.tally.rewind(mark);
-                    result = self.apply_batch(source, &rest[..n], &mut chain, false);
-                }
+                };
                 if !matches!(&result, Ok(applied) if !applied.is_empty()) {
                     self.tally.rewind(mark);
                 }
@@ -226,7 +239,7 @@ impl Replica {
         direct: bool,
     ) -> Result<u64> {
         let schema = self.schema;
-        let mut reader = open_packet(file, entry, self.limits)?;
+        let mut reader = open_packet(file, entry, self.limits, READ_BUFFER)?;
         let header = reader.header().clone();
         check_header(
             entry,
@@ -317,7 +330,7 @@ impl Replica {
             }
         }
 
-        let mut stage = Stage::new(direct);
+        let mut stage = Stage::new(direct, None);
         let rows = stage_packet(
             &mut tx,
             layout,
@@ -358,6 +371,16 @@ impl Replica {
     }
 }
 
+/// How a batch is staged (each is given up in turn when it fails, see [`Replica::apply`]).
+#[derive(Debug, Clone, Copy)]
+struct Batch {
+    /// Long runs of ADD lines may be copied straight into their tables (see [`Stage::direct`]).
+    direct: bool,
+    /// The packets are staged newest first, without the lines a newer one supersedes
+    /// (`newest.rs`).
+    newest_first: bool,
+}
+
 impl Replica {
     /// Applies consecutive packets of the replica's layout as one transaction: each is fetched
     /// and verified (size, sha256, header, chain, every value) and staged, then every table's
@@ -371,7 +394,7 @@ impl Replica {
         source: &Source,
         entries: &[&Entry],
         chain: &mut Chain,
-        direct: bool,
+        how: Batch,
     ) -> Result<Vec<u64>> {
         let (schema, limits) = (self.schema, self.limits);
         let Some(layout) = chain.schema_version.and_then(|v| schema.layout(v)) else {
@@ -385,12 +408,12 @@ impl Replica {
                     && l.fingerprint == layout.fingerprint => {}
             _ => return Ok(Vec::new()),
         }
+        // Every packet is fetched, verified and its header checked first, in serial order (the
+        // chain of sha256s), so that the batch can be staged in either order.
         let mut last_sha256 = chain.last_sha256.clone();
-        let mut stage = Stage::new(direct);
-        let mut applied = Vec::new();
-        let mut last = None;
+        let mut fetched = Vec::new();
         for (seq, &entry) in entries.iter().enumerate() {
-            // Asked to stop, the batch ends at the packet staged last (a packet boundary).
+            // Asked to stop, the batch ends at the packet fetched last (a packet boundary).
             if seq > 0 && self.stop.load(Ordering::SeqCst) {
                 break;
             }
@@ -400,8 +423,9 @@ impl Replica {
                 &entry.sha256,
                 self.work_dir.path(),
             )?;
-            let mut reader = open_packet(file, entry, limits)?;
-            let header = reader.header().clone();
+            let header = open_packet(reopen(&file, entry)?, entry, limits, HEADER_BUFFER)?
+                .header()
+                .clone();
             check_header(
                 entry,
                 &header,
@@ -414,7 +438,23 @@ impl Replica {
             {
                 break;
             }
-            let rows = stage_packet(
+            last_sha256 = Some(entry.sha256.clone());
+            fetched.push((entry, file, header));
+        }
+        let newest = how
+            .newest_first
+            .then(|| NewestFirst::new(crate::faults::batch_key_budget()));
+        let mut stage = Stage::new(how.direct, newest);
+        let mut applied = vec![0; fetched.len()];
+        let order: Vec<usize> = if how.newest_first {
+            (0..fetched.len()).rev().collect()
+        } else {
+            (0..fetched.len()).collect()
+        };
+        for seq in order {
+            let (entry, file, _) = &fetched[seq];
+            let mut reader = open_packet(reopen(file, entry)?, entry, limits, READ_BUFFER)?;
+            applied[seq] = stage_packet(
                 &mut tx,
                 layout,
                 &[],
@@ -424,20 +464,33 @@ impl Replica {
                 &mut stage,
                 &self.tally,
             )?;
-            applied.push(rows);
-            last_sha256 = Some(entry.sha256.clone());
-            last = Some((entry, header));
         }
-        let Some((entry, header)) = last else {
+        let Some((entry, _, header)) = fetched.last() else {
             return Ok(applied);
         };
         crash_point("apply-staged");
         let what = format!("packets {} to {}", entries[0].serial, entry.serial);
+        if let Some(newest) = &stage.newest {
+            tracing::debug!(
+                "{what}: staged newest packet first; {} lines left out, a newer packet's line of their key staged",
+                newest.superseded
+            );
+        }
         merge(&mut tx, &mut stage, applied.len() > 1, &what)?;
-        commit_at(tx, entry, &header, chain, &what)?;
+        commit_at(tx, entry, header, chain, &what)?;
         chain.last_sha256 = last_sha256;
         Ok(applied)
     }
+}
+
+/// A fetched packet's file, read again from its start.
+fn reopen(file: &File, entry: &Entry) -> Result<File> {
+    let mut file = file
+        .try_clone()
+        .context(|| format!("cannot read packet {} again", entry.serial))?;
+    file.rewind()
+        .context(|| format!("cannot read packet {} again", entry.serial))?;
+    Ok(file)
 }
 
 /// Records `entry` (the last packet applied in `tx`) as the replica's position and commits.
@@ -471,11 +524,13 @@ fn commit_at(
 }
 
 /// At most this many rows, bytes (compressed) and packets make one batch: the stages stay small
-/// next to the replica's temp_buffers, one commit is never far off (`--follow` rarely has more
-/// than one packet pending anyway), and the client's memory is flat whatever the size.
-const BATCH_ROWS: u64 = 250_000;
+/// next to the replica's temp_buffers (a batch stages each key once, so its rows are fewer
+/// still), one commit is never far off (`--follow` rarely has more than one packet pending
+/// anyway), the client's memory is flat whatever the size, and the packets' files, open until
+/// they are staged, stay well under any limit on open files.
+const BATCH_ROWS: u64 = 500_000;
 const BATCH_BYTES: u64 = 64 << 20;
-const BATCH_PACKETS: usize = 1_000;
+const BATCH_PACKETS: usize = 256;
 
 /// A table's stage of fewer rows is merged without ANALYZE (the planner's guess from its size
 /// serves, and the statement costs more than it saves) and without the DELETE's new-keys check
@@ -520,6 +575,10 @@ struct Stage {
     /// the packets' order, and a key the table already holds fails the COPY (the packets then
     /// run again without). For new rows this saves the stage's COPY and the merge's INSERT.
     direct: bool,
+    /// A batch staged newest packet first: the keys staged so far, whose older lines are left
+    /// out. Only then may a table whose key text is canonical (and no other) take rows straight
+    /// in, and its stage holds one row per key.
+    newest: Option<NewestFirst>,
 }
 
 struct Staged {
@@ -572,11 +631,12 @@ fn columns_of(line: &[u8]) -> &[u8] {
 }
 
 impl Stage {
-    fn new(direct: bool) -> Stage {
+    fn new(direct: bool, newest: Option<NewestFirst>) -> Stage {
         Stage {
             order: Vec::new(),
             pending: 0,
             direct,
+            newest,
         }
     }
 
@@ -610,13 +670,19 @@ fn copy_lines(tx: &mut Transaction, table: &TableDef, lines: &[u8], what: &str) 
     Ok(())
 }
 
-/// Opens a fetched packet and reads its header.
+/// How much packet text is decompressed at a time, to read the lines / only the header (which
+/// is then all that is decompressed).
+const READ_BUFFER: usize = 1 << 20;
+const HEADER_BUFFER: usize = 8 << 10;
+
+/// Opens a fetched packet and reads its header, decompressing `buffer` bytes at a time.
 fn open_packet(
     file: File,
     entry: &Entry,
     limits: crate::packet::Limits,
+    buffer: usize,
 ) -> Result<PacketReader<BufReader<MultiGzDecoder<BufReader<File>>>>> {
-    let gz = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(file)));
+    let gz = BufReader::with_capacity(buffer, MultiGzDecoder::new(BufReader::new(file)));
     PacketReader::new(gz, limits).map_err(|source| Error::Packet {
         serial: entry.serial,
         path: entry.path.clone(),
@@ -686,8 +752,31 @@ fn stage_packet<R: BufRead>(
 ) -> Result<u64> {
     let mut rows = 0u64;
     let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut read =
-        |line_buf: &mut Vec<u8>| next_staged_line(layout, reload, entry, reader, seq, line_buf);
+    let mut newest = stage.newest.take();
+    let newest_first = newest.is_some();
+    let mut superseded = 0u64;
+    // The next line to stage, of which table; lines a newer packet supersedes are checked and
+    // counted, not staged.
+    let mut read = |line_buf: &mut Vec<u8>| -> Result<Option<&'static TableDef>> {
+        loop {
+            match next_staged_line(
+                layout,
+                reload,
+                entry,
+                reader,
+                seq,
+                line_buf,
+                newest.as_mut(),
+            )? {
+                Next::Staged(table) => return Ok(Some(table)),
+                Next::Superseded { bytes } => {
+                    superseded += 1;
+                    tally.add(1, bytes);
+                }
+                Next::End => return Ok(None),
+            }
+        }
+    };
     let what = format!("packet {}", entry.serial);
     let mut next = read(&mut line_buf)?;
     while let Some(table) = next {
@@ -723,7 +812,8 @@ fn stage_packet<R: BufRead>(
         // Rows copied straight into the table (a run of ADD lines, while none of the table's
         // rows is staged), then the rest of the run into the stage.
         let mut direct = 0u64;
-        if more(next) && staged.direct(tx, stage.direct, &what)? {
+        let allowed = stage.direct && (!newest_first || canonical_key(table));
+        if more(next) && staged.direct(tx, allowed, &what)? {
             let name = table.display_name();
             let refused = |reason: String| Error::DirectCopyRefused {
                 what: what.clone(),
@@ -782,12 +872,14 @@ fn stage_packet<R: BufRead>(
             stage.flush(tx, &what)?;
         }
     }
-    Ok(rows)
+    stage.newest = newest;
+    Ok(rows + superseded)
 }
 
 /// Merges every staged table into its own, in first-staged order; `what` names the packets.
 fn merge(tx: &mut Transaction, stage: &mut Stage, batched: bool, what: &str) -> Result<()> {
     stage.flush(tx, what)?;
+    let one_per_key = stage.newest.is_some();
     for &Staged { table, rows, .. } in &stage.order {
         if rows == 0 {
             // Every row went straight into the table.
@@ -797,7 +889,8 @@ fn merge(tx: &mut Transaction, stage: &mut Stage, batched: bool, what: &str) -> 
         let how = sql::Merge {
             analyze: big,
             skip_new_keys: big,
-            batched,
+            // Staged newest first, a canonical key's rows are one per key already.
+            batched: batched && !(one_per_key && canonical_key(table)),
             // Measured slower than DELETE + INSERT (bench section 9), so never chosen here.
             in_place: false,
         };
@@ -815,8 +908,19 @@ fn merge(tx: &mut Transaction, stage: &mut Stage, batched: bool, what: &str) -> 
 const LOCK_TIMEOUT: &str = "10s";
 const LOCK_ATTEMPTS: u32 = 5;
 
+/// What [`next_staged_line`] read.
+enum Next {
+    /// A line of this table, its staging form written.
+    Staged(&'static TableDef),
+    /// A line whose key a newer packet of the batch staged: checked, not staged.
+    Superseded { bytes: u64 },
+    /// The trailer.
+    End,
+}
+
 /// Reads the next data line, checks it through the codec (of the packet's layout) and writes
-/// its staging form into `out`; `None` after the trailer. A reloaded table has ADD lines only.
+/// its staging form into `out`, unless `newest` says a newer packet superseded it. A reloaded
+/// table has ADD lines only.
 fn next_staged_line<R: BufRead>(
     schema: &'static SchemaDef,
     reload: &[u32],
@@ -824,11 +928,12 @@ fn next_staged_line<R: BufRead>(
     reader: &mut PacketReader<R>,
     seq: u32,
     out: &mut Vec<u8>,
-) -> Result<Option<&'static TableDef>> {
+    newest: Option<&mut NewestFirst>,
+) -> Result<Next> {
     let mut fields = Vec::new();
     let line = match reader.next_line(&mut fields) {
         Ok(Some(line)) => line,
-        Ok(None) => return Ok(None),
+        Ok(None) => return Ok(Next::End),
         Err(source) => {
             return Err(Error::Packet {
                 serial: entry.serial,
@@ -858,11 +963,23 @@ fn next_staged_line<R: BufRead>(
     }
     check_line(table, line.op, line.values)
         .map_err(|e| decode_err(e.with_table(table.display_name())))?;
+    if let Some(newest) = newest {
+        let superseded = newest
+            .superseded(table, line.op, line.values, seq)
+            .map_err(|_| Error::BatchOverBudget {
+                what: format!("packet {} ({})", entry.serial, entry.path),
+                budget: crate::faults::batch_key_budget(),
+            })?;
+        if superseded {
+            let bytes = line.values.iter().map(|v| v.len() as u64 + 1).sum();
+            return Ok(Next::Superseded { bytes });
+        }
+    }
     out.clear();
     out.extend_from_slice(seq.to_string().as_bytes());
     out.push(b'\t');
     stage_line(table, line.op, line.values, out);
-    Ok(Some(table))
+    Ok(Next::Staged(table))
 }
 
 #[cfg(test)]

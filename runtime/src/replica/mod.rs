@@ -7,6 +7,7 @@ mod apply;
 pub mod ddl;
 mod import;
 mod init;
+mod newest;
 mod position;
 mod rows;
 mod upgrade;
