@@ -27,6 +27,6 @@ pub fn batch_key_budget() -> usize {
         std::env::var("REPLGEN_BATCH_KEY_BYTES")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(48 << 20)
+            .unwrap_or(32 << 20)
     })
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use flate2::read::MultiGzDecoder;
 
+use super::held::HeldRows;
 use super::newest::{canonical_key, NewestFirst};
 use super::rows::{check_line, stage_line};
 use super::{position, upgrade, Replica};
@@ -330,7 +331,7 @@ impl Replica {
             }
         }
 
-        let mut stage = Stage::new(direct, None);
+        let mut stage = Stage::new(direct, None, None);
         let rows = stage_packet(
             &mut tx,
             layout,
@@ -441,10 +442,17 @@ impl Replica {
             last_sha256 = Some(entry.sha256.clone());
             fetched.push((entry, file, header));
         }
+        let lines = fetched.iter().map(|(entry, ..)| entry.rows).sum();
         let newest = how
             .newest_first
-            .then(|| NewestFirst::new(crate::faults::batch_key_budget()));
-        let mut stage = Stage::new(how.direct, newest);
+            .then(|| NewestFirst::new(crate::faults::batch_key_budget(), lines));
+        let held = match how.direct && how.newest_first {
+            true => Some(HeldRows::new(self.work_dir.path()).context(|| {
+                format!("cannot create a file in {}", self.work_dir.path().display())
+            })?),
+            false => None,
+        };
+        let mut stage = Stage::new(how.direct, newest, held);
         let mut applied = vec![0; fetched.len()];
         let order: Vec<usize> = if how.newest_first {
             (0..fetched.len()).rev().collect()
@@ -477,6 +485,9 @@ impl Replica {
             );
         }
         merge(&mut tx, &mut stage, applied.len() > 1, &what)?;
+        if let Some(held) = stage.held.take() {
+            held.copy_into_tables(&mut tx, &what)?;
+        }
         commit_at(tx, entry, header, chain, &what)?;
         chain.last_sha256 = last_sha256;
         Ok(applied)
@@ -576,9 +587,11 @@ struct Stage {
     /// run again without). For new rows this saves the stage's COPY and the merge's INSERT.
     direct: bool,
     /// A batch staged newest packet first: the keys staged so far, whose older lines are left
-    /// out. Only then may a table whose key text is canonical (and no other) take rows straight
-    /// in, and its stage holds one row per key.
+    /// out (a table whose key text is canonical then stages one row per key).
     newest: Option<NewestFirst>,
+    /// Staged newest first, the rows bound straight for their tables wait here until the merge
+    /// has run (`held.rs`).
+    held: Option<HeldRows>,
 }
 
 struct Staged {
@@ -631,12 +644,13 @@ fn columns_of(line: &[u8]) -> &[u8] {
 }
 
 impl Stage {
-    fn new(direct: bool, newest: Option<NewestFirst>) -> Stage {
+    fn new(direct: bool, newest: Option<NewestFirst>, held: Option<HeldRows>) -> Stage {
         Stage {
             order: Vec::new(),
             pending: 0,
             direct,
             newest,
+            held,
         }
     }
 
@@ -753,7 +767,6 @@ fn stage_packet<R: BufRead>(
     let mut rows = 0u64;
     let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
     let mut newest = stage.newest.take();
-    let newest_first = newest.is_some();
     let mut superseded = 0u64;
     // The next line to stage, of which table; lines a newer packet supersedes are checked and
     // counted, not staged.
@@ -810,37 +823,43 @@ fn stage_packet<R: BufRead>(
             }
         }
         // Rows copied straight into the table (a run of ADD lines, while none of the table's
-        // rows is staged), then the rest of the run into the stage.
+        // rows is staged), or held to be after the merge, then the rest of the run into the
+        // stage.
         let mut direct = 0u64;
-        let allowed = stage.direct && (!newest_first || canonical_key(table));
-        if more(next) && staged.direct(tx, allowed, &what)? {
+        if more(next) && staged.direct(tx, stage.direct, &what)? {
             let name = table.display_name();
             let refused = |reason: String| Error::DirectCopyRefused {
                 what: what.clone(),
                 table: name.clone(),
                 reason,
             };
-            let mut writer = tx
-                .copy_in(&sql::for_table("import_copy", table))
-                .map_err(|e| refused(describe_db(&e)))?;
+            let mut straight = match stage.held.as_mut() {
+                Some(held) => Straight::Held(held),
+                None => Straight::Copy(
+                    tx.copy_in(&sql::for_table("import_copy", table))
+                        .map_err(|e| refused(describe_db(&e)))?,
+                ),
+            };
             for line in staged.pending.split_inclusive(|&b| b == b'\n') {
-                writer
-                    .write_all(columns_of(line))
+                straight
+                    .write(table, seq, columns_of(line))
                     .map_err(|e| refused(describe_copy_write(&e)))?;
             }
             direct = run;
             staged.pending.clear();
             while more(next) && is_add(&line_buf) {
-                writer
-                    .write_all(columns_of(&line_buf))
+                straight
+                    .write(table, seq, columns_of(&line_buf))
                     .map_err(|e| refused(describe_copy_write(&e)))?;
                 run += 1;
                 direct += 1;
                 tally.add(1, line_buf.len() as u64);
                 next = read(&mut line_buf)?;
             }
-            writer.finish().map_err(|e| refused(describe_db(&e)))?;
-            tracing::debug!("{what}: {direct} rows copied straight into {name}");
+            if let Straight::Copy(writer) = straight {
+                writer.finish().map_err(|e| refused(describe_db(&e)))?;
+                tracing::debug!("{what}: {direct} rows copied straight into {name}");
+            }
         }
         if more(next) {
             let refused = |e: std::io::Error| Error::RowRefused {
@@ -874,6 +893,22 @@ fn stage_packet<R: BufRead>(
     }
     stage.newest = newest;
     Ok(rows + superseded)
+}
+
+/// Where a run of ADD lines goes straight: a COPY into the table, or held for after the merge.
+enum Straight<'a> {
+    Copy(postgres::CopyInWriter<'a>),
+    Held(&'a mut HeldRows),
+}
+
+impl Straight<'_> {
+    /// One row: its columns' COPY text, one line.
+    fn write(&mut self, table: &'static TableDef, seq: u32, columns: &[u8]) -> std::io::Result<()> {
+        match self {
+            Straight::Copy(writer) => writer.write_all(columns),
+            Straight::Held(held) => held.hold(table, seq, columns),
+        }
+    }
 }
 
 /// Merges every staged table into its own, in first-staged order; `what` names the packets.

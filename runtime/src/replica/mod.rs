@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod ddl;
+mod held;
 mod import;
 mod init;
 mod newest;

@@ -9,23 +9,36 @@
 //! collation), so the merge still keeps only the newest staged version of each key, except for
 //! keys whose text is canonical (see [`canonical_key`]).
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use crate::def::TableDef;
 use crate::packet::Op;
 
-/// Bookkeeping bytes of one remembered key beyond its text (the map's entry and the key's
-/// allocation), so the budget bounds the memory actually used.
-const ENTRY_BYTES: usize = 48;
+/// Bookkeeping bytes of one remembered key beyond its text (the table's slot and control byte
+/// at its load factor), so the budget bounds the memory actually used.
+const ENTRY_BYTES: usize = 16;
 
 /// The keys staged so far, with the packet (its place in the batch) whose line staged each.
 pub(super) struct NewestFirst {
-    seen: HashMap<Box<[u8]>, u32>,
-    bytes: usize,
+    /// Every remembered key's text, end to end (one allocation, not one per key).
+    texts: Vec<u8>,
+    seen: HashTable<Seen>,
+    /// Seeded per process, so a packet cannot be made of keys that collide.
+    hasher: foldhash::fast::RandomState,
     budget: usize,
     key: Vec<u8>,
     /// Lines found superseded so far.
     pub(super) superseded: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    /// Where its text is in `texts`, and how long.
+    at: u32,
+    len: u32,
+    seq: u32,
 }
 
 /// The keys of a batch took more memory than the budget: the batch is staged again in packet
@@ -34,11 +47,15 @@ pub(super) struct NewestFirst {
 pub(super) struct OverBudget;
 
 impl NewestFirst {
-    /// Remembers at most `budget` bytes of keys.
-    pub(super) fn new(budget: usize) -> NewestFirst {
+    /// Remembers at most `budget` bytes of keys (at most 4 GiB); `lines`: about how many the
+    /// batch has (its index entries say), so the table is sized once.
+    pub(super) fn new(budget: usize, lines: u64) -> NewestFirst {
+        let budget = budget.min(u32::MAX as usize);
+        let slots = (lines as usize).min(budget / ENTRY_BYTES);
         NewestFirst {
-            seen: HashMap::new(),
-            bytes: 0,
+            texts: Vec::new(),
+            seen: HashTable::with_capacity(slots),
+            hasher: foldhash::fast::RandomState::default(),
             budget,
             key: Vec::new(),
             superseded: 0,
@@ -46,9 +63,10 @@ impl NewestFirst {
     }
 
     /// Whether a newer packet than `seq` staged this line's key (`values`: the line's fields,
-    /// of `op`); otherwise the key is remembered as staged by `seq`. Two lines of one packet
-    /// never supersede each other (a packet has one line per key; a packet that broke that would
-    /// be merged as without batches).
+    /// of `op`); otherwise the key is remembered as staged by `seq` (unless `seq` is 0, the
+    /// batch's oldest packet, which no line comes after). Two lines of one packet never
+    /// supersede each other (a packet has one line per key; a packet that broke that would be
+    /// merged as without batches).
     pub(super) fn superseded(
         &mut self,
         table: &TableDef,
@@ -69,23 +87,38 @@ impl NewestFirst {
             self.key.push(b'\t');
             self.key.extend_from_slice(field);
         }
-        if let Some(&by) = self.seen.get(self.key.as_slice()) {
-            self.superseded += u64::from(by > seq);
-            return Ok(by > seq);
+        let (texts, key) = (&self.texts, &self.key);
+        let text = |s: &Seen| &texts[s.at as usize..][..s.len as usize];
+        let hash = self.hasher.hash_one(key.as_slice());
+        if let Some(by) = self.seen.find(hash, |s| text(s) == key.as_slice()) {
+            let superseded = by.seq > seq;
+            self.superseded += u64::from(superseded);
+            return Ok(superseded);
         }
-        self.bytes += self.key.len() + ENTRY_BYTES;
-        if self.bytes > self.budget {
+        if seq == 0 {
+            return Ok(false);
+        }
+        let used = self.texts.len() + key.len() + (self.seen.len() + 1) * ENTRY_BYTES;
+        if used > self.budget {
             return Err(OverBudget);
         }
-        self.seen.insert(self.key.as_slice().into(), seq);
+        let seen = Seen {
+            at: self.texts.len() as u32,
+            len: key.len() as u32,
+            seq,
+        };
+        self.texts.extend_from_slice(key);
+        let (texts, hasher) = (&self.texts, &self.hasher);
+        self.seen.insert_unique(hash, seen, |s| {
+            hasher.hash_one(&texts[s.at as usize..][..s.len as usize])
+        });
         Ok(false)
     }
 }
 
 /// Whether two texts of `table`'s key that differ always name two keys: every key column is an
 /// integer or a uuid, whose text the master writes in one spelling only. Such a table's staged
-/// rows are then one per key after [`NewestFirst`], and a row copied straight into it from a
-/// newer packet is never removed by an older packet's line.
+/// rows are then one per key after [`NewestFirst`], and the merge need not prune them.
 pub(super) fn canonical_key(table: &TableDef) -> bool {
     table
         .key_columns()
@@ -125,7 +158,7 @@ mod tests {
     fn a_newer_packets_line_supersedes_an_older_one_of_the_same_key_only() {
         let t = table(1, &[0], ["integer", "text"]);
         let other = table(2, &[0], ["integer", "text"]);
-        let mut newest = NewestFirst::new(1 << 20);
+        let mut newest = NewestFirst::new(1 << 20, 16);
         // Packet 3 updates key 7; packet 1 added it and removed key 8.
         assert!(!newest.superseded(&t, Op::Update, &[b"7", b"x"], 3).unwrap());
         assert!(newest.superseded(&t, Op::Add, &[b"7", b"old"], 1).unwrap());
@@ -144,7 +177,7 @@ mod tests {
     fn composite_keys_compare_every_field_and_fields_do_not_run_together() {
         // Key (b, a): an ADD line's fields are (a, b), a REMOVE line's (b, a).
         let t = table(1, &[1, 0], ["integer", "text"]);
-        let mut newest = NewestFirst::new(1 << 20);
+        let mut newest = NewestFirst::new(1 << 20, 16);
         assert!(!newest.superseded(&t, Op::Remove, &[b"x", b"1"], 2).unwrap());
         assert!(!newest.superseded(&t, Op::Add, &[b"11", b"x1"], 2).unwrap());
         assert!(newest.superseded(&t, Op::Add, &[b"1", b"x"], 1).unwrap());
@@ -163,7 +196,7 @@ mod tests {
     #[test]
     fn keys_beyond_the_budget_are_refused() {
         let t = table(1, &[0], ["integer", "text"]);
-        let mut newest = NewestFirst::new(3 * (4 + 1 + 2 + ENTRY_BYTES));
+        let mut newest = NewestFirst::new(3 * (4 + 1 + 2 + ENTRY_BYTES), 0);
         for k in [b"10", b"11", b"12"] {
             assert!(!newest.superseded(&t, Op::Remove, &[k], 1).unwrap());
         }
