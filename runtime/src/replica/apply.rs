@@ -583,8 +583,9 @@ struct Stage {
     pending: usize,
     /// Whether a long run of ADD lines of a table with nothing staged yet may be copied
     /// straight into the table: the rows are then in before any later line of it is merged, in
-    /// the packets' order, and a key the table already holds fails the COPY (the packets then
-    /// run again without). For new rows this saves the stage's COPY and the merge's INSERT.
+    /// the packets' order (staged newest first, after every older line is merged: `held`), and
+    /// a key the table already holds fails the COPY (the packets then run again without). For
+    /// new rows this saves the stage's COPY and the merge's INSERT.
     direct: bool,
     /// A batch staged newest packet first: the keys staged so far, whose older lines are left
     /// out (a table whose key text is canonical then stages one row per key).

@@ -71,13 +71,16 @@ impl HeldRows {
     }
 
     /// Copies every held row into its table: one COPY per table (in the order they were first
-    /// held), its runs in packet order. A COPY that fails (a key the table holds) is
-    /// `DirectCopyRefused`: the batch then runs again with every line through the stage.
+    /// held), its runs in packet order. A COPY that fails (a key the table holds), like a file
+    /// that cannot be written, is `DirectCopyRefused`: the batch then runs again with every line
+    /// through the stage.
     pub(super) fn copy_into_tables(self, tx: &mut Transaction, what: &str) -> Result<()> {
         let HeldRows { file, mut runs, .. } = self;
-        let file = file.into_inner().map_err(|e| Error::Io {
-            context: format!("{what}: cannot write the rows held for their tables"),
-            source: e.into_error(),
+        // A full disk here, as in `hold`, sends the rows through the stage instead.
+        let file = file.into_inner().map_err(|e| Error::DirectCopyRefused {
+            what: what.to_string(),
+            table: "their tables".into(),
+            reason: format!("cannot hold the rows: {}", e.error()),
         })?;
         let mut tables: Vec<u32> = Vec::new();
         for run in &runs {
