@@ -312,3 +312,45 @@ fn a_superseded_line_with_a_bad_value_is_refused() {
     assert!(log.contains("value fields, expected 17"), "{log}");
     assert_eq!(env.replica_position(), Some(1));
 }
+
+/// Each packet of a batch stays open until it is staged, so a low limit on open files (a
+/// container's) bounds the batch: 40 pending packets under `ulimit -n 48` apply in batches of
+/// 12, none of them failing for want of a file.
+#[test]
+fn a_low_limit_on_open_files_makes_the_batches_smaller() {
+    let env = Env::new("batch_files");
+    let mut master = env.connect_master();
+    master
+        .batch_execute("INSERT INTO artist_credit (id, name, artist_count, gid) VALUES (1, 'one', 1, gen_random_uuid())")
+        .unwrap();
+    env.dump();
+    env.apply();
+    for k in 2..=41 {
+        master
+            .batch_execute(&format!(
+                "UPDATE artist_credit SET artist_count = {k} WHERE id = 1; \
+                 INSERT INTO artist_credit (id, name, artist_count, gid) VALUES ({k}, 'c', 1, gen_random_uuid())"
+            ))
+            .unwrap();
+        env.dump();
+    }
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 48 && exec \"$0\" apply --db \"$1\" --from \"$2\"",
+        ])
+        .args([common::mirror_bin(), &env.replica, env.feed()])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "replgen_runtime=debug")
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("one by one"), "{log}");
+    assert!(
+        log.contains("packets 2 to 13: staged newest packet first"),
+        "{log}"
+    );
+    env.assert_identical();
+}

@@ -555,7 +555,7 @@ fn batch_len(pending: &[&Entry], chain: &Chain) -> usize {
         return 1;
     };
     let (mut rows, mut bytes, mut n) = (0u64, 0u64, 0usize);
-    for entry in pending.iter().take(BATCH_PACKETS) {
+    for entry in pending.iter().take(batch_packets()) {
         let over = rows + entry.rows > BATCH_ROWS || bytes + entry.size > BATCH_BYTES;
         if entry.schema_version != version || (n > 0 && over) {
             break;
@@ -565,6 +565,24 @@ fn batch_len(pending: &[&Entry], chain: &Chain) -> usize {
         n += 1;
     }
     n.max(1)
+}
+
+/// At most [`BATCH_PACKETS`], and a quarter of the files the process may open (a container's
+/// limit can be low): each packet of a batch stays open until it is staged.
+fn batch_packets() -> usize {
+    static PACKETS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PACKETS.get_or_init(|| {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given.
+        let open_files = match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
+            0 => usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX),
+            _ => 1024,
+        };
+        (open_files / 4).clamp(1, BATCH_PACKETS)
+    })
 }
 
 /// A table's run of lines at least this long is streamed through its own COPY; shorter runs
