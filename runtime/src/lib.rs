@@ -22,6 +22,7 @@ pub mod signing;
 pub mod source;
 pub mod sql;
 pub mod tally;
+pub mod temp;
 
 #[cfg(feature = "chrono")]
 pub use replgen_format::chrono;

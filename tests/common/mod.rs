@@ -34,9 +34,11 @@ pub fn mirror_bin() -> &'static str {
 /// Runs `mirror args` made to abort at the crash point `point` (REPLGEN_CRASH_AT), and checks
 /// that it died there.
 pub fn crash_at(point: &str, args: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(mirror_bin())
         .args(args)
         .env("REPLGEN_CRASH_AT", point)
+        .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -48,6 +50,12 @@ pub fn crash_at(point: &str, args: &[&str]) {
         stderr.contains(&format!("crash point {point}")),
         "{point}: not reached: {stderr}"
     );
+    // Its temporary files had no names: the crash leaves nothing behind for anyone to clean.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{point}: left {left:?} in TMPDIR");
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped unreaped: a failing test leaves no

@@ -204,12 +204,7 @@ impl Replica {
         let mut direct = true;
         let mark = self.tally.mark();
         loop {
-            let file = source.fetch_verified(
-                &entry.path,
-                entry.size,
-                &entry.sha256,
-                self.work_dir.path(),
-            )?;
+            let file = source.fetch_verified(&entry.path, entry.size, &entry.sha256)?;
             match self.apply_file(file, entry, chain, direct) {
                 Err(e) if e.is_direct_copy_refused() => {
                     tracing::debug!("{e}; applying the packet again through the stage");
@@ -418,12 +413,7 @@ impl Replica {
             if seq > 0 && self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let file = source.fetch_verified(
-                &entry.path,
-                entry.size,
-                &entry.sha256,
-                self.work_dir.path(),
-            )?;
+            let file = source.fetch_verified(&entry.path, entry.size, &entry.sha256)?;
             let header = open_packet(reopen(&file, entry)?, entry, limits, HEADER_BUFFER)?
                 .header()
                 .clone();
@@ -447,9 +437,9 @@ impl Replica {
             .newest_first
             .then(|| NewestFirst::new(crate::faults::batch_key_budget(), lines));
         let held = match how.direct && how.newest_first {
-            true => Some(HeldRows::new(self.work_dir.path()).context(|| {
-                format!("cannot create a file in {}", self.work_dir.path().display())
-            })?),
+            true => Some(
+                HeldRows::new().context(|| format!("cannot create {}", crate::temp::describe()))?,
+            ),
             false => None,
         };
         let mut stage = Stage::new(how.direct, newest, held);

@@ -9,7 +9,6 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 
 use postgres::Transaction;
 
@@ -36,9 +35,9 @@ struct Run {
 
 impl HeldRows {
     /// Holds rows in an unnamed temporary file in `dir`.
-    pub(super) fn new(dir: &Path) -> io::Result<HeldRows> {
+    pub(super) fn new() -> io::Result<HeldRows> {
         Ok(HeldRows {
-            file: BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(dir)?),
+            file: BufWriter::with_capacity(1 << 20, crate::temp::nameless_file()?),
             len: 0,
             runs: Vec::new(),
         })

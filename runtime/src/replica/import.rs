@@ -37,12 +37,7 @@ impl Replica {
         };
         let mut bytes = Vec::new();
         source
-            .fetch_verified(
-                &export.path,
-                export.size,
-                &export.sha256,
-                self.work_dir.path(),
-            )?
+            .fetch_verified(&export.path, export.size, &export.sha256)?
             .read_to_end(&mut bytes)
             .context(|| "cannot read the manifest".into())?;
         let manifest = Manifest::parse(&bytes).map_err(|source| Error::Manifest {
@@ -136,8 +131,7 @@ impl Replica {
             } else {
                 format!("{base}/{}", file.path)
             };
-            let local =
-                source.fetch_verified(&rel, file.size, &file.sha256, self.work_dir.path())?;
+            let local = source.fetch_verified(&rel, file.size, &file.sha256)?;
             let rows = load_table(
                 &mut tx,
                 table,

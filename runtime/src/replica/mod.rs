@@ -68,8 +68,6 @@ pub struct Replica {
     pub replica_sql: Option<std::path::PathBuf>,
     mode: ApplyMode,
     pub limits: Limits,
-    /// Private (0700), unpredictable, removed on drop: where downloads wait to be applied.
-    work_dir: tempfile::TempDir,
     /// Set (by a signal handler) to stop between packets.
     pub stop: Arc<AtomicBool>,
     /// Rows read so far by the running apply or import, for a progress display.
@@ -100,10 +98,6 @@ impl Replica {
                 "another apply or import is running against this replica; only one may change it at a time",
             ));
         }
-        let work_dir = tempfile::Builder::new()
-            .prefix("replgen-apply-")
-            .tempdir()
-            .context(|| "cannot create a private folder for downloads".into())?;
         Ok(Replica {
             client,
             schema,
@@ -111,7 +105,6 @@ impl Replica {
             replica_sql: None,
             mode,
             limits: Limits::default(),
-            work_dir,
             stop: Default::default(),
             tally: Default::default(),
         })

@@ -309,17 +309,11 @@ impl Source {
     /// Copies `rel` into a private, nameless file in `dir`, refusing it unless its size and
     /// sha256 are the expected ones; the file comes back rewound, so the bytes read from it are
     /// the very bytes verified (nobody can swap it by name in between).
-    pub fn fetch_verified(
-        &self,
-        rel: &str,
-        size: u64,
-        sha256: &str,
-        dir: &Path,
-    ) -> Result<File, FetchError> {
+    pub fn fetch_verified(&self, rel: &str, size: u64, sha256: &str) -> Result<File, FetchError> {
         check_relative_path(rel).map_err(FetchError::Invalid)?;
         let what = self.describe(rel);
-        let file = tempfile::tempfile_in(dir).map_err(|source| FetchError::Io {
-            what: format!("a temporary file in {}", dir.display()),
+        let file = crate::temp::nameless_file().map_err(|source| FetchError::Io {
+            what: crate::temp::describe(),
             source,
         })?;
         let sha256 = sha256.to_string();
