@@ -296,14 +296,15 @@ fn a_superseded_line_with_a_bad_value_is_refused() {
     });
     let after = sha256(2);
     rewrite_packet(env.feed.path(), 3, |t| t.replace(&before, &after));
-    let out = std::process::Command::new(common::mirror_bin())
-        .args(["apply", "--db", &env.replica, "--from", env.feed()])
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "replgen_runtime=debug")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{log}");
+    let (status, log) =
+        common::run_logged(std::process::Command::new(common::mirror_bin()).args([
+            "apply",
+            "--db",
+            &env.replica,
+            "--from",
+            env.feed(),
+        ]));
+    assert_eq!(status.code(), Some(1), "{log}");
     // Refused in the batch, then by packet 2 alone.
     assert!(
         log.contains("packets 2 to 3 as one batch: packet 2 ("),
@@ -334,19 +335,15 @@ fn a_low_limit_on_open_files_makes_the_batches_smaller() {
             .unwrap();
         env.dump();
     }
-    let out = std::process::Command::new("sh")
-        .args([
-            "-c",
-            "ulimit -n 48 && exec \"$0\" apply --db \"$1\" --from \"$2\"",
-        ])
-        .args([common::mirror_bin(), &env.replica, env.feed()])
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "replgen_runtime=debug")
-        .output()
-        .unwrap();
-    let log =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let (status, log) = common::run_logged(
+        std::process::Command::new("sh")
+            .args([
+                "-c",
+                "ulimit -n 48 && exec \"$0\" apply --db \"$1\" --from \"$2\"",
+            ])
+            .args([common::mirror_bin(), &env.replica, env.feed()]),
+    );
+    assert!(status.success(), "{log}");
     assert!(!log.contains("one by one"), "{log}");
     assert!(
         log.contains("packets 2 to 13: staged newest packet first"),

@@ -328,3 +328,27 @@ fn status_shows_lag_to_now_and_says_when_packet_created_is_the_exports_time() {
     let now = value["seconds_behind_now"].as_f64().unwrap();
     assert!(now > 20.0 * 365.0 * 86400.0, "{value}");
 }
+
+/// `mirror apply | head`: the reader of its report goes away, and the apply must still finish
+/// (a panic on the broken pipe would stop it between packets, or fail a batch).
+#[test]
+fn apply_carries_on_when_its_stdout_is_closed() {
+    let env = Env::new("ops_closed_stdout");
+    let mut master = env.connect_master();
+    for id in 910_001..910_004 {
+        insert_area(&mut master, id, "while nobody reads");
+        env.dump();
+    }
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(common::mirror_bin())
+        .args(["apply", "--db", &env.replica, "--from", env.feed()])
+        .env_remove("DATABASE_URL")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(stderr.contains("stdout is closed"), "{stderr}");
+    env.assert_identical();
+}

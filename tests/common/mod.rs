@@ -188,16 +188,12 @@ impl Env {
 
     /// Applies the feed with the runtime's debug log (and `envs` set); returns its output.
     pub fn apply_logged(&self, envs: &[(&str, &str)]) -> String {
-        let out = Command::new(mirror_bin())
-            .args(["apply", "--db", &self.replica, "--from", self.feed()])
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "replgen_runtime=debug")
-            .envs(envs.iter().copied())
-            .output()
-            .expect("run mirror");
-        let log = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "mirror apply failed:\n{log}");
+        let (status, log) = run_logged(
+            Command::new(mirror_bin())
+                .args(["apply", "--db", &self.replica, "--from", self.feed()])
+                .envs(envs.iter().copied()),
+        );
+        assert!(status.success(), "mirror apply failed:\n{log}");
         log
     }
 
@@ -416,6 +412,19 @@ pub enum Ended {
 
 /// Runs `program args` and kills it with SIGKILL `delay` after its start, unless it has exited by
 /// then. The child is reaped only here, so the kill can never reach another process.
+/// Runs `cmd` (a mirror, or a shell that execs one) with the runtime's debug log; returns how
+/// it ended and its stdout followed by its stderr.
+pub fn run_logged(cmd: &mut Command) -> (std::process::ExitStatus, String) {
+    let out = cmd
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "replgen_runtime=debug")
+        .output()
+        .expect("run mirror");
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status, log)
+}
+
 pub fn run_killed_after(program: &str, args: &[&str], delay: Duration) -> Ended {
     let mut child = Command::new(program)
         .args(args)

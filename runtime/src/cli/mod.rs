@@ -15,11 +15,13 @@ mod logging;
 mod metrics;
 mod progress;
 mod reconnect;
+mod say;
 mod status;
 
 use duration::parse_duration;
 use progress::ProgressBar;
 use reconnect::reconnect;
+use say::say;
 
 use crate::db;
 use crate::def::SchemaDef;
@@ -412,7 +414,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             client
                 .batch_execute(schema.install_sql)
                 .context(|| "the install migration failed".into())?;
-            println!(
+            say!(
                 "installed change capture for {} tables (schema_version {})",
                 schema.tables.len(),
                 schema.version
@@ -424,7 +426,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             public_key,
         } => {
             let id = crate::signing::keygen(&secret_key, &public_key)?;
-            println!(
+            say!(
                 "key {id}: secret key {} (keep it private), public key {}",
                 secret_key.display(),
                 public_key.display()
@@ -443,7 +445,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 0 => String::new(),
                 n => format!(", {n} enum type{}", if n == 1 { "" } else { "s" }),
             };
-            println!(
+            say!(
                 "created {} tables{schemas}{enums} (schema_version {}); next, `import` the feed's export",
                 summary.tables, schema.version
             );
@@ -454,7 +456,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             client
                 .batch_execute(schema.uninstall_sql)
                 .context(|| "the uninstall migration failed".into())?;
-            println!("removed change capture");
+            say!("removed change capture");
             Ok(())
         }
         Command::Dump {
@@ -548,9 +550,13 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                                 "published a packet"
                             );
                         } else {
-                            println!(
+                            say!(
                                 "packet {}: {} rows, {} bytes, {:.2} s, {}",
-                                cut.serial, cut.rows, cut.bytes, cut.seconds, cut.path
+                                cut.serial,
+                                cut.rows,
+                                cut.bytes,
+                                cut.seconds,
+                                cut.path
                             );
                         }
                     }
@@ -601,16 +607,17 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             bar.finish();
             let export = export?;
             if let Some(serial) = export.cut {
-                println!("packet {serial}: cut together with the export");
+                say!("packet {serial}: cut together with the export");
             }
             if export.reused {
-                println!(
+                say!(
                     "export {} is still current (nothing changed since): {}",
-                    export.serial, export.path
+                    export.serial,
+                    export.path
                 );
                 return Ok(());
             }
-            println!(
+            say!(
                 "export {}: {} tables, {} rows, {} bytes, {:.2} s, {}",
                 export.serial,
                 export.tables,
@@ -631,7 +638,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             let stop = stop_flag();
             let source = Source::parse(&from, fetch.options(&stop)?);
             let mut replica = Replica::connect(&db.db, schema, cascade)?;
-            println!("{}", replica.mode().describe());
+            say!("{}", replica.mode().describe());
             replica.stop = Arc::clone(&stop);
             let started = Instant::now();
             // A rows bar when a person watches; the summary line either way.
@@ -646,7 +653,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             });
             bar.finish();
             let (serial, rows) = imported?;
-            println!(
+            say!(
                 "imported export {serial}: {rows} rows in {:.2} s; `apply` continues with packet {}",
                 started.elapsed().as_secs_f64(),
                 serial + 1
@@ -679,7 +686,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 })
             };
             let mut replica = connect()?;
-            println!("{}", replica.mode().describe());
+            say!("{}", replica.mode().describe());
             // Following, the same failure is reported once, not at every poll.
             let mut last_error = String::new();
             loop {
@@ -758,7 +765,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 };
                 // One-shot, the result is stdout's; following, every poll is a line of the log.
                 if !follow {
-                    println!("{line}");
+                    say!("{line}");
                 } else if summary.packets > 0 {
                     tracing::info!(
                         from = summary.from + 1,
@@ -792,21 +799,24 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
         Command::Compare { db, replica } => {
             let report = crate::compare::compare(&db.db, &replica, schema)?;
             for d in &report.differences {
-                println!(
+                say!(
                     "table {} differs: {} rows on the first database, {} on the second",
-                    d.table, d.first_rows, d.second_rows
+                    d.table,
+                    d.first_rows,
+                    d.second_rows
                 );
                 for (key, how) in &d.keys {
-                    println!("  key {key}: {}", how.describe());
+                    say!("  key {key}: {}", how.describe());
                 }
                 if d.more_keys {
-                    println!("  (more keys differ)");
+                    say!("  (more keys differ)");
                 }
             }
             if report.differences.is_empty() {
-                println!(
+                say!(
                     "replica identical: {} tables, {} rows",
-                    report.tables, report.rows
+                    report.tables,
+                    report.rows
                 );
                 Ok(())
             } else {

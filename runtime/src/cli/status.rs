@@ -7,6 +7,8 @@ use crate::replica::Replica;
 use crate::source::Source;
 use crate::timefmt;
 
+use super::say::say;
+
 /// `status --json`: one object, every field present (null when unknown).
 #[derive(serde::Serialize)]
 struct StatusJson<'a> {
@@ -77,7 +79,7 @@ pub(super) fn print(
             imported: position.as_ref().map(|p| p.imported),
         };
         let text = serde_json::to_string(&report).expect("a status serializes");
-        println!("{text}");
+        say!("{text}");
     } else {
         print_text(
             position.as_ref(),
@@ -123,7 +125,7 @@ fn print_text(
             .saturating_sub(position.map(|p| p.serial).unwrap_or(0))
     });
     match position {
-        Some(p) => println!(
+        Some(p) => say!(
             "replica at packet {} (schema_version {}), packet created {}{}, applied {}{}",
             p.serial,
             p.schema_version,
@@ -141,11 +143,11 @@ fn print_text(
                 .map(|s| format!("; {s:.1} s behind now"))
                 .unwrap_or_default()
         ),
-        None => println!("replica has no position yet (import an export, or apply from packet 1)"),
+        None => say!("replica has no position yet (import an export, or apply from packet 1)"),
     }
     if let Some(index) = index {
         match newest {
-            Some(n) => println!(
+            Some(n) => say!(
                 "feed: newest packet {} created {}; {} packets behind{}",
                 n.serial,
                 n.timestamp,
@@ -154,12 +156,13 @@ fn print_text(
                     .map(|s| format!(", {s:.1} s behind the newest packet"))
                     .unwrap_or_default()
             ),
-            None => println!("feed: no packets listed"),
+            None => say!("feed: no packets listed"),
         }
         if let Some(export) = &index.export {
-            println!(
+            say!(
                 "feed: latest export {} created {}",
-                export.serial, export.timestamp
+                export.serial,
+                export.timestamp
             );
         }
     }
