@@ -145,7 +145,9 @@ fn killed_dumpers_recover_from_what_the_bucket_holds() {
     ] {
         seed += 1;
         changes(&env, seed, 40);
-        common::crash_at(point, args);
+        // What the killed dumper staged locally stays until the next dumper removes it.
+        let tmp = tempfile::tempdir().unwrap();
+        common::crash_at_in(point, args, tmp.path());
         if point == "dump-before-commit" {
             // The packet went up before the commit that never came.
             assert_eq!(
@@ -155,7 +157,18 @@ fn killed_dumpers_recover_from_what_the_bucket_holds() {
                 objects(&dir)
             );
         }
-        env.mirror_ok(&dump);
+        let next = std::process::Command::new(common::mirror_bin())
+            .args(dump)
+            .env_remove("DATABASE_URL")
+            .env("TMPDIR", tmp.path())
+            .output()
+            .unwrap();
+        assert!(next.status.success(), "{point}: {next:?}");
+        assert_eq!(
+            common::names_in(tmp.path()),
+            Vec::<String>::new(),
+            "{point}: the next dumper leaves the killed one's staging folder"
+        );
         assert_bucket_intact(&dir);
     }
 

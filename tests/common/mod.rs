@@ -32,13 +32,24 @@ pub fn mirror_bin() -> &'static str {
 }
 
 /// Runs `mirror args` made to abort at the crash point `point` (REPLGEN_CRASH_AT), and checks
-/// that it died there.
+/// that it died there and left nothing in its temporary folder.
 pub fn crash_at(point: &str, args: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
+    crash_at_in(point, args, tmp.path());
+    // Its temporary files had no names: the crash leaves nothing behind for anyone to clean.
+    assert_eq!(
+        names_in(tmp.path()),
+        Vec::<String>::new(),
+        "{point}: left in TMPDIR"
+    );
+}
+
+/// [`crash_at`] with `TMPDIR` set to `tmp`, whatever the crash leaves there.
+pub fn crash_at_in(point: &str, args: &[&str], tmp: &Path) {
     let out = Command::new(mirror_bin())
         .args(args)
         .env("REPLGEN_CRASH_AT", point)
-        .env("TMPDIR", tmp.path())
+        .env("TMPDIR", tmp)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -50,12 +61,16 @@ pub fn crash_at(point: &str, args: &[&str]) {
         stderr.contains(&format!("crash point {point}")),
         "{point}: not reached: {stderr}"
     );
-    // Its temporary files had no names: the crash leaves nothing behind for anyone to clean.
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
+}
+
+/// The names in a folder, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(left.is_empty(), "{point}: left {left:?} in TMPDIR");
+    names.sort();
+    names
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped unreaped: a failing test leaves no

@@ -33,11 +33,82 @@ pub struct Feed {
 }
 
 /// A feed in object storage: the bucket, and the staging folder (removed when dropped; after
-/// a kill it holds nothing the bucket needs).
+/// a kill it holds nothing the bucket needs, and the next dumper removes it).
 #[derive(Debug, Clone)]
 struct Remote {
     bucket: Arc<Bucket>,
-    _staging: Arc<tempfile::TempDir>,
+    _staging: Arc<Staging>,
+}
+
+/// A local staging folder and the lock its dumper holds on it while it lives.
+#[derive(Debug)]
+struct Staging {
+    // Dropped first: the folder is gone before the lock is let go.
+    dir: tempfile::TempDir,
+    _lock: fs::File,
+}
+
+/// Staging folders are `$TMPDIR/replgen-staging-*`, each with this lock file.
+const STAGING_PREFIX: &str = "replgen-staging-";
+const STAGING_LOCK: &str = ".lock";
+
+impl Staging {
+    /// A new private staging folder, locked, after removing those killed dumpers left.
+    fn create() -> Result<Staging> {
+        let dir = tempfile::Builder::new()
+            .prefix(STAGING_PREFIX)
+            .tempdir()
+            .context(|| "cannot create a local staging folder".into())?;
+        // Locked under another name, then renamed: a folder whose lock file exists is locked
+        // until its dumper ends, so no other dumper takes it for abandoned.
+        let cannot = || format!("cannot lock the staging folder {}", dir.path().display());
+        let unnamed = dir.path().join(".lock.new");
+        let lock = fs::File::create(&unnamed).context(cannot)?;
+        lock.try_lock()
+            .map_err(std::io::Error::from)
+            .context(cannot)?;
+        fs::rename(&unnamed, dir.path().join(STAGING_LOCK)).context(cannot)?;
+        remove_abandoned_staging(dir.path());
+        Ok(Staging { dir, _lock: lock })
+    }
+}
+
+/// Removes the staging folders beside `ours` that killed dumpers left (a packet or a whole
+/// export each): folders of our own user, not links, whose lock no process holds. Best effort:
+/// what cannot be removed stays for the next dumper.
+fn remove_abandoned_staging(ours: &Path) {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let (Some(tmp), Ok(own)) = (ours.parent(), fs::symlink_metadata(ours)) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours_too = path != ours
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(STAGING_PREFIX)
+            && fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == own.uid());
+        if !ours_too {
+            continue;
+        }
+        let lock = fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path.join(STAGING_LOCK));
+        if lock.is_ok_and(|lock| lock.try_lock().is_ok()) {
+            match fs::remove_dir_all(&path) {
+                Ok(()) => tracing::debug!(
+                    "removed {}, a killed dumper's staging folder",
+                    path.display()
+                ),
+                Err(e) => tracing::debug!("cannot remove {}: {e}", path.display()),
+            }
+        }
+    }
 }
 
 impl Feed {
@@ -47,12 +118,9 @@ impl Feed {
         let root = root.into();
         if let Some(url) = root.to_str().filter(|s| crate::bucket::is_object_url(s)) {
             let bucket = Bucket::open(url).map_err(Error::ObjectStore)?;
-            let staging = tempfile::Builder::new()
-                .prefix("replgen-staging-")
-                .tempdir()
-                .context(|| "cannot create a local staging folder".into())?;
+            let staging = Staging::create()?;
             return Ok(Feed {
-                root: staging.path().to_path_buf(),
+                root: staging.dir.path().to_path_buf(),
                 remote: Some(Remote {
                     bucket: Arc::new(bucket),
                     _staging: Arc::new(staging),
@@ -370,5 +438,45 @@ impl Feed {
                 .context(|| format!("cannot delete the old export {}", dir.display()))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{remove_abandoned_staging, STAGING_LOCK};
+    use std::fs;
+    use std::path::Path;
+
+    fn staging(parent: &Path, name: &str) -> std::path::PathBuf {
+        let dir = parent.join(name);
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join(STAGING_LOCK), "").unwrap();
+        fs::write(dir.join("packet.partial"), "rows").unwrap();
+        dir
+    }
+
+    #[test]
+    fn only_unlocked_staging_folders_of_our_own_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ours = staging(tmp.path(), "replgen-staging-ours");
+        let dead = staging(tmp.path(), "replgen-staging-dead");
+        let live = staging(tmp.path(), "replgen-staging-live");
+        let held = fs::File::open(live.join(STAGING_LOCK)).unwrap();
+        held.try_lock().unwrap();
+        let unlocked = staging(tmp.path(), "not-staging");
+        let target = staging(tmp.path(), "target");
+        std::os::unix::fs::symlink(&target, tmp.path().join("replgen-staging-link")).unwrap();
+        let no_lock = tmp.path().join("replgen-staging-starting");
+        fs::create_dir(&no_lock).unwrap();
+
+        remove_abandoned_staging(&ours);
+
+        assert!(!dead.exists(), "a killed dumper's folder stays");
+        for kept in [&ours, &live, &unlocked, &target, &no_lock] {
+            assert!(kept.join(".").exists(), "{} removed", kept.display());
+        }
+        assert!(target.join("packet.partial").exists());
+        assert!(fs::symlink_metadata(tmp.path().join("replgen-staging-link")).is_ok());
+        drop(held);
     }
 }
