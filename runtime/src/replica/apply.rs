@@ -11,11 +11,10 @@ use std::time::Instant;
 use flate2::read::MultiGzDecoder;
 
 use super::held::HeldRows;
+use super::lines::{PacketLines, Read};
 use super::newest::{canonical_key, NewestFirst};
-use super::rows::{check_line, stage_line};
 use super::{position, upgrade, Replica};
-use crate::codec::DecodeError;
-use crate::def::{SchemaDef, TableDef};
+use crate::def::TableDef;
 use crate::error::{describe_copy_write, describe_db, Context, Error, Result};
 use crate::faults::crash_point;
 use crate::index::Entry;
@@ -235,7 +234,7 @@ impl Replica {
         direct: bool,
     ) -> Result<u64> {
         let schema = self.schema;
-        let mut reader = open_packet(file, entry, self.limits, READ_BUFFER)?;
+        let reader = open_packet(file, entry, self.limits, READ_BUFFER)?;
         let header = reader.header().clone();
         check_header(
             entry,
@@ -327,16 +326,16 @@ impl Replica {
         }
 
         let mut stage = Stage::new(direct, None, None);
-        let rows = stage_packet(
-            &mut tx,
+        let mut reader = Some(reader);
+        let mut lines = PacketLines::new(
             layout,
             &header.reload,
-            entry,
-            &mut reader,
-            0,
-            &mut stage,
-            &self.tally,
-        )?;
+            vec![(entry, 0)],
+            Box::new(move |_| Ok(reader.take().expect("one packet, read once"))),
+        );
+        let packet = format!("packet {}", entry.serial);
+        stage_packets(&mut tx, &mut lines, &mut stage, &self.tally, &packet)?;
+        let rows = lines.lines_of(0);
         crash_point("apply-staged");
         merge(
             &mut tx,
@@ -443,31 +442,37 @@ impl Replica {
             false => None,
         };
         let mut stage = Stage::new(how.direct, newest, held);
-        let mut applied = vec![0; fetched.len()];
-        let order: Vec<usize> = if how.newest_first {
-            (0..fetched.len()).rev().collect()
-        } else {
-            (0..fetched.len()).collect()
+        let order: Vec<u32> = match how.newest_first {
+            true => (0..fetched.len() as u32).rev().collect(),
+            false => (0..fetched.len() as u32).collect(),
         };
-        for seq in order {
-            let (entry, file, _) = &fetched[seq];
-            let mut reader = open_packet(reopen(file, entry)?, entry, limits, READ_BUFFER)?;
-            applied[seq] = stage_packet(
-                &mut tx,
-                layout,
-                &[],
-                entry,
-                &mut reader,
-                seq as u32,
-                &mut stage,
-                &self.tally,
-            )?;
-        }
+        let what = match (fetched.first(), fetched.last()) {
+            (Some((first, ..)), Some((last, ..))) => {
+                format!("packets {} to {}", first.serial, last.serial)
+            }
+            _ => return Ok(Vec::new()),
+        };
+        let mut lines = PacketLines::new(
+            layout,
+            &[],
+            order
+                .iter()
+                .map(|&seq| (fetched[seq as usize].0, seq))
+                .collect(),
+            Box::new(|seq| {
+                let (entry, file, _) = &fetched[seq as usize];
+                open_packet(reopen(file, entry)?, entry, limits, READ_BUFFER)
+            }),
+        );
+        stage_packets(&mut tx, &mut lines, &mut stage, &self.tally, &what)?;
+        let applied: Vec<u64> = (0..fetched.len() as u32)
+            .map(|seq| lines.lines_of(seq))
+            .collect();
+        drop(lines);
         let Some((entry, _, header)) = fetched.last() else {
             return Ok(applied);
         };
         crash_point("apply-staged");
-        let what = format!("packets {} to {}", entries[0].serial, entry.serial);
         if let Some(newest) = &stage.newest {
             tracing::debug!(
                 "{what}: staged newest packet first; {} lines left out, a newer packet's line of their key staged",
@@ -760,48 +765,21 @@ fn check_header(
     Ok(())
 }
 
-/// Stages every line of one packet (its place in the batch: `seq`), checking each value: one
-/// COPY per run of lines of one table; statements run only between COPYs.
-#[allow(clippy::too_many_arguments)]
-fn stage_packet<R: BufRead>(
+/// Stages every line of a transaction's packets, checking each value: one COPY per run of
+/// lines of one table, across packets; statements run only between COPYs. `what` names the
+/// packets.
+fn stage_packets<R: BufRead>(
     tx: &mut Transaction,
-    layout: &'static SchemaDef,
-    reload: &[u32],
-    entry: &Entry,
-    reader: &mut PacketReader<R>,
-    seq: u32,
+    lines: &mut PacketLines<R>,
     stage: &mut Stage,
     tally: &crate::tally::Tally,
-) -> Result<u64> {
-    let mut rows = 0u64;
+    what: &str,
+) -> Result<()> {
     let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
     let mut newest = stage.newest.take();
-    let mut superseded = 0u64;
-    // The next line to stage, of which table; lines a newer packet supersedes are checked and
-    // counted, not staged.
-    let mut read = |line_buf: &mut Vec<u8>| -> Result<Option<&'static TableDef>> {
-        loop {
-            match next_staged_line(
-                layout,
-                reload,
-                entry,
-                reader,
-                seq,
-                line_buf,
-                newest.as_mut(),
-            )? {
-                Next::Staged(table) => return Ok(Some(table)),
-                Next::Superseded { bytes } => {
-                    superseded += 1;
-                    tally.add(1, bytes);
-                }
-                Next::End => return Ok(None),
-            }
-        }
-    };
-    let what = format!("packet {}", entry.serial);
+    let mut read = |line_buf: &mut Vec<u8>| lines.next(line_buf, newest.as_mut(), tally);
     let mut next = read(&mut line_buf)?;
-    while let Some(table) = next {
+    while let Some(Read { table, .. }) = next {
         let at = match stage.order.iter().position(|s| s.table.id == table.id) {
             Some(at) => at,
             None => {
@@ -821,7 +799,7 @@ fn stage_packet<R: BufRead>(
         let staged = &mut stage.order[at];
         let before = staged.pending.len();
         let mut run = 0u64;
-        let more = |next: Option<&TableDef>| next.map(|t| t.id) == Some(table.id);
+        let more = |next: Option<Read>| next.map(|r| r.table.id) == Some(table.id);
         loop {
             staged.pending.extend_from_slice(&line_buf);
             run += 1;
@@ -835,10 +813,10 @@ fn stage_packet<R: BufRead>(
         // rows is staged), or held to be after the merge, then the rest of the run into the
         // stage.
         let mut direct = 0u64;
-        if more(next) && staged.direct(tx, stage.direct, &what)? {
+        if more(next) && staged.direct(tx, stage.direct, what)? {
             let name = table.display_name();
             let refused = |reason: String| Error::DirectCopyRefused {
-                what: what.clone(),
+                what: what.to_string(),
                 table: name.clone(),
                 reason,
             };
@@ -849,14 +827,18 @@ fn stage_packet<R: BufRead>(
                         .map_err(|e| refused(describe_db(&e)))?,
                 ),
             };
+            // The waiting lines are all of the packet read before `next`'s, or of `next`'s.
             for line in staged.pending.split_inclusive(|&b| b == b'\n') {
                 straight
-                    .write(table, seq, columns_of(line))
+                    .write(table, seq_of(line), columns_of(line))
                     .map_err(|e| refused(describe_copy_write(&e)))?;
             }
             direct = run;
             staged.pending.clear();
-            while more(next) && is_add(&line_buf) {
+            while let Some(Read { seq, .. }) = next {
+                if !more(next) || !is_add(&line_buf) {
+                    break;
+                }
                 straight
                     .write(table, seq, columns_of(&line_buf))
                     .map_err(|e| refused(describe_copy_write(&e)))?;
@@ -872,7 +854,7 @@ fn stage_packet<R: BufRead>(
         }
         if more(next) {
             let refused = |e: std::io::Error| Error::RowRefused {
-                what: what.clone(),
+                what: what.to_string(),
                 reason: describe_copy_write(&e),
             };
             let mut writer = tx
@@ -895,13 +877,21 @@ fn stage_packet<R: BufRead>(
             stage.pending += staged.pending.len() - before;
         }
         staged.rows += run - direct;
-        rows += run;
         if stage.pending >= PENDING_BYTES {
-            stage.flush(tx, &what)?;
+            stage.flush(tx, what)?;
         }
     }
     stage.newest = newest;
-    Ok(rows + superseded)
+    Ok(())
+}
+
+/// The `seq` a staging line (`seq <tab> op <tab> columns`) starts with.
+fn seq_of(line: &[u8]) -> u32 {
+    let end = memchr::memchr(b'\t', line).unwrap_or(line.len());
+    std::str::from_utf8(&line[..end])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("a staging line starts with its seq")
 }
 
 /// Where a run of ADD lines goes straight: a COPY into the table, or held for after the merge.
@@ -951,80 +941,6 @@ fn merge(tx: &mut Transaction, stage: &mut Stage, batched: bool, what: &str) -> 
 /// many times.
 const LOCK_TIMEOUT: &str = "10s";
 const LOCK_ATTEMPTS: u32 = 5;
-
-/// What [`next_staged_line`] read.
-enum Next {
-    /// A line of this table, its staging form written.
-    Staged(&'static TableDef),
-    /// A line whose key a newer packet of the batch staged: checked, not staged.
-    Superseded { bytes: u64 },
-    /// The trailer.
-    End,
-}
-
-/// Reads the next data line, checks it through the codec (of the packet's layout) and writes
-/// its staging form into `out`, unless `newest` says a newer packet superseded it. A reloaded
-/// table has ADD lines only.
-fn next_staged_line<R: BufRead>(
-    schema: &'static SchemaDef,
-    reload: &[u32],
-    entry: &Entry,
-    reader: &mut PacketReader<R>,
-    seq: u32,
-    out: &mut Vec<u8>,
-    newest: Option<&mut NewestFirst>,
-) -> Result<Next> {
-    let mut fields = Vec::new();
-    let line = match reader.next_line(&mut fields) {
-        Ok(Some(line)) => line,
-        Ok(None) => return Ok(Next::End),
-        Err(source) => {
-            return Err(Error::Packet {
-                serial: entry.serial,
-                path: entry.path.clone(),
-                source,
-            })
-        }
-    };
-    let line_no = line.line_no;
-    let decode_err = |source: DecodeError| Error::Decode {
-        serial: entry.serial,
-        path: entry.path.clone(),
-        source: Box::new(source.with_line(line_no)),
-    };
-    let table = schema.table(line.table_id).ok_or_else(|| {
-        decode_err(DecodeError::new(format!(
-            "unknown table id {}",
-            line.table_id
-        )))
-    })?;
-    if line.op != crate::packet::Op::Add && reload.contains(&table.id) {
-        return Err(decode_err(DecodeError::new(format!(
-            "a {} line for {}, which the packet reloads (only ADD lines may reload a table)",
-            line.op.as_str(),
-            table.display_name()
-        ))));
-    }
-    check_line(table, line.op, line.values)
-        .map_err(|e| decode_err(e.with_table(table.display_name())))?;
-    if let Some(newest) = newest {
-        let superseded = newest
-            .superseded(table, line.op, line.values, seq)
-            .map_err(|_| Error::BatchOverBudget {
-                what: format!("packet {} ({})", entry.serial, entry.path),
-                budget: crate::faults::batch_key_budget(),
-            })?;
-        if superseded {
-            let bytes = line.values.iter().map(|v| v.len() as u64 + 1).sum();
-            return Ok(Next::Superseded { bytes });
-        }
-    }
-    out.clear();
-    out.extend_from_slice(seq.to_string().as_bytes());
-    out.push(b'\t');
-    stage_line(table, line.op, line.values, out);
-    Ok(Next::Staged(table))
-}
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ pub mod ddl;
 mod held;
 mod import;
 mod init;
+mod lines;
 mod newest;
 mod position;
 mod rows;
