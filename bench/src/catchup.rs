@@ -118,7 +118,8 @@ pub fn push(section: &mut Section, what: String, c: &CatchUp, goal: f64) {
             ),
         )
         .ratio(c.one.as_secs_f64() / c.many.as_secs_f64())
-        .at_least(goal),
+        .at_least(goal)
+        .headline(),
     );
 }
 
@@ -294,7 +295,8 @@ fn per_table(cluster: &replgen_testkit::Cluster, section: &mut Section) {
                 secs(Duration::from_secs_f64(one))
             ),
         )
-        .goal("≤ 2 ms a table", per <= 0.002),
+        .goal("≤ 2 ms a table", per <= 0.002)
+        .headline(),
     );
     section.notes.push(format!(
         "Per-table cost: packets of {} new rows, {PER} in each of the project's {TABLES} tables or all in `artist`, \

@@ -420,7 +420,8 @@ fn per_table(opts: &Opts, cluster: &replgen_testkit::Cluster, section: &mut Sect
             ),
         )
         .ratio(one_s / many)
-        .goal("≤ 2 ms a table", per <= 0.002),
+        .goal("≤ 2 ms a table", per <= 0.002)
+        .headline(),
     );
     section.notes.push(format!(
         "Per-table cost (median of {rounds} round{} after one warm-up): a packet of {ROWS} new rows, 45 or 46 in \

@@ -33,8 +33,9 @@ fn intro(opts: &Opts, section: &mut Section) {
          the table and its log are analyzed and a CHECKPOINT taken. Bytes: the packet's size against the same \
          rows' COPY text compressed by gzip's default level 6 (flate2, one stream), per row (lower is better). \
          Capture: one statement of every row on the captured table against the same on an identical table \
-         without triggers (`LIKE artist INCLUDING ALL`) in the same database, alternating which goes first; \
-         ratio = with / without (lower is better)."
+         without triggers (`LIKE artist INCLUDING ALL`) in the same database, alternating which goes first, \
+         each after a CHECKPOINT, with autovacuum off on the tables measured; ratio = with / without (lower is \
+         better)."
             .into(),
     );
 }
@@ -146,7 +147,8 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
                 format!("{} ({}, COPY TO STDOUT)", secs(c), rate(rows, c)),
             )
             .ratio(copy / dump)
-            .at_least(0.6),
+            .at_least(0.6)
+            .headline(),
         );
     }
     section.rows.push(
@@ -156,7 +158,8 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
             format!("{:.1} B", gz_copy_bytes as f64 / rows as f64),
         )
         .ratio(packet_bytes[0] as f64 / gz_copy_bytes as f64)
-        .at_most(1.0),
+        .at_most(1.0)
+        .headline(),
     );
     let per_round = |i: usize| {
         times[i]
@@ -334,6 +337,14 @@ fn capture_rows(opts: &Opts, section: &mut Section) {
     );
     exec(&mut c, EMPTY_TRIGGERS);
     let tables = ["plain_artist", "artist", "empty_artist"];
+    // An autovacuum worker woken by the 1M inserted rows would bill whichever statement it
+    // overlaps, in one arm and not the others: the timed statements run without.
+    for t in tables.iter().chain(&["replgen.log_1"]) {
+        exec(
+            &mut c,
+            &format!("ALTER TABLE {t} SET (autovacuum_enabled = false)"),
+        );
+    }
     let statements = |t: &str| {
         [
             shapes::insert_narrow(t, 1, rows),
@@ -379,7 +390,8 @@ fn capture_rows(opts: &Opts, section: &mut Section) {
                 format!("{without:.2} s (no trigger)"),
             )
             .ratio(with / without)
-            .at_most(goal),
+            .at_most(goal)
+            .headline(),
         );
     }
     for (i, name) in names.iter().enumerate() {
@@ -444,6 +456,7 @@ fn capture_rows(opts: &Opts, section: &mut Section) {
             format!("{plain:.0} TPS (no trigger)"),
         )
         .ratio(captured / plain)
-        .at_least(0.95),
+        .at_least(0.95)
+        .headline(),
     );
 }

@@ -13,6 +13,9 @@ pub struct Row {
     pub goal: String,
     /// None: informational, no goal.
     pub met: Option<bool>,
+    /// One of the figures the report's first table repeats (issue #16's list), so that they are
+    /// all read from one run.
+    pub headline: bool,
 }
 
 impl Row {
@@ -28,7 +31,14 @@ impl Row {
             ratio: None,
             goal: "—".into(),
             met: None,
+            headline: false,
         }
+    }
+
+    /// Repeated in the report's first table.
+    pub fn headline(mut self) -> Row {
+        self.headline = true;
+        self
     }
 
     pub fn ratio(mut self, r: f64) -> Row {
@@ -149,6 +159,7 @@ impl Report {
             c = crate::util::rows_label(if self.quick { 100_000 } else { 1_000_000 }),
         );
         let _ = writeln!(s);
+        self.headlines(&mut s);
         let missed: Vec<(&str, &Row)> = self
             .sections
             .iter()
@@ -183,20 +194,7 @@ impl Report {
             );
             let _ = writeln!(s, "|---|---:|---:|---:|---|---|");
             for r in &sec.rows {
-                let ratio = r
-                    .ratio
-                    .map(|x| format!("{x:.2}×"))
-                    .unwrap_or_else(|| "—".into());
-                let met = match r.met {
-                    Some(true) => "yes",
-                    Some(false) => "**no**",
-                    None => "—",
-                };
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    r.what, r.value, r.baseline, ratio, r.goal, met
-                );
+                let _ = writeln!(s, "| {} |", r.cells().join(" | "));
             }
             let _ = writeln!(s);
             for p in &sec.notes {
@@ -211,6 +209,68 @@ impl Report {
             }
         }
         s
+    }
+}
+
+impl Report {
+    /// The headline figures, all from this run, each with its baseline, goal and section.
+    fn headlines(&self, s: &mut String) {
+        let rows: Vec<(&str, &Row)> = self
+            .sections
+            .iter()
+            .flat_map(|sec| {
+                let number = sec
+                    .title
+                    .split(' ')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('.');
+                sec.rows
+                    .iter()
+                    .filter(|r| r.headline)
+                    .map(move |r| (number, r))
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "The headline figures of this run (issue #16's list); the section named in the first column gives \
+             each one's method and breakdown.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| § | figure | replgen | baseline | ratio | goal | met |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---|---|");
+        for (number, r) in rows {
+            let _ = writeln!(s, "| {number} | {} |", r.cells().join(" | "));
+        }
+        let _ = writeln!(s);
+    }
+}
+
+impl Row {
+    /// The row's cells after its section's: what, replgen, baseline, ratio, goal, met.
+    fn cells(&self) -> [String; 6] {
+        let ratio = self
+            .ratio
+            .map(|x| format!("{x:.2}×"))
+            .unwrap_or_else(|| "—".into());
+        let met = match self.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "—",
+        };
+        [
+            self.what.clone(),
+            self.value.clone(),
+            self.baseline.clone(),
+            ratio,
+            self.goal.clone(),
+            met.into(),
+        ]
     }
 }
 
