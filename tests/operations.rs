@@ -330,9 +330,10 @@ fn status_shows_lag_to_now_and_says_when_packet_created_is_the_exports_time() {
 }
 
 /// `mirror apply | head`: the reader of its report goes away, and the apply must still finish
-/// (a panic on the broken pipe would stop it between packets, or fail a batch).
+/// (a panic on the broken pipe would stop it between packets, or fail a batch); `status`, whose
+/// report is its result, fails instead.
 #[test]
-fn apply_carries_on_when_its_stdout_is_closed() {
+fn a_closed_stdout_stops_the_report_but_not_the_apply() {
     let env = Env::new("ops_closed_stdout");
     let mut master = env.connect_master();
     for id in 910_001..910_004 {
@@ -349,6 +350,20 @@ fn apply_carries_on_when_its_stdout_is_closed() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{}: {stderr}", out.status);
-    assert!(stderr.contains("stdout is closed"), "{stderr}");
+    assert!(stderr.contains("cannot write to stdout"), "{stderr}");
     env.assert_identical();
+    // Where the report is the result, its loss fails the command.
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(common::mirror_bin())
+        .args(["status", "--db", &env.replica, "--from", env.feed()])
+        .env_remove("DATABASE_URL")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write to stdout"), "{stderr}");
 }

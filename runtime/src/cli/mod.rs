@@ -290,7 +290,13 @@ pub fn main(schema: &'static SchemaDef) -> ExitCode {
     };
     logging::init(&cli.log);
     let json = cli.log.json();
+    // Their report is what these commands are for: one that could not be written fails them.
+    let reports = matches!(
+        cli.command,
+        Command::Status { .. } | Command::Compare { .. }
+    );
     match run(cli, schema) {
+        Ok(()) if reports && say::failed() => ExitCode::FAILURE,
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = crate::redact::conninfo(&e.to_string());

@@ -11,7 +11,7 @@ use std::time::Instant;
 use flate2::read::MultiGzDecoder;
 
 use super::held::HeldRows;
-use super::lines::{PacketLines, Read};
+use super::lines::{PacketLines, StagedLine};
 use super::newest::{canonical_key, NewestFirst};
 use super::{position, upgrade, Replica};
 use crate::def::TableDef;
@@ -779,7 +779,7 @@ fn stage_packets<R: BufRead>(
     let mut newest = stage.newest.take();
     let mut read = |line_buf: &mut Vec<u8>| lines.next(line_buf, newest.as_mut(), tally);
     let mut next = read(&mut line_buf)?;
-    while let Some(Read { table, .. }) = next {
+    while let Some(StagedLine { table, .. }) = next {
         let at = match stage.order.iter().position(|s| s.table.id == table.id) {
             Some(at) => at,
             None => {
@@ -799,7 +799,7 @@ fn stage_packets<R: BufRead>(
         let staged = &mut stage.order[at];
         let before = staged.pending.len();
         let mut run = 0u64;
-        let more = |next: Option<Read>| next.map(|r| r.table.id) == Some(table.id);
+        let more = |next: Option<StagedLine>| next.map(|r| r.table.id) == Some(table.id);
         loop {
             staged.pending.extend_from_slice(&line_buf);
             run += 1;
@@ -827,7 +827,7 @@ fn stage_packets<R: BufRead>(
                         .map_err(|e| refused(describe_db(&e)))?,
                 ),
             };
-            // The waiting lines are all of the packet read before `next`'s, or of `next`'s.
+            // The waiting lines may be of several packets: each says its own.
             for line in staged.pending.split_inclusive(|&b| b == b'\n') {
                 straight
                     .write(table, seq_of(line), columns_of(line))
@@ -835,7 +835,7 @@ fn stage_packets<R: BufRead>(
             }
             direct = run;
             staged.pending.clear();
-            while let Some(Read { seq, .. }) = next {
+            while let Some(StagedLine { seq, .. }) = next {
                 if !more(next) || !is_add(&line_buf) {
                     break;
                 }

@@ -21,9 +21,9 @@ use super::rows::{check_line, stage_line};
 /// one packet's buffers are in memory at a time.
 pub(super) type Open<'a, R> = Box<dyn FnMut(u32) -> Result<PacketReader<R>> + 'a>;
 
-/// A line read: of which table, from which packet (its `seq`).
+/// A line to stage (its staging form written): of which table, from which packet (its `seq`).
 #[derive(Clone, Copy)]
-pub(super) struct Read {
+pub(super) struct StagedLine {
     pub table: &'static TableDef,
     pub seq: u32,
 }
@@ -75,7 +75,7 @@ impl<'a, R: BufRead> PacketLines<'a, R> {
         out: &mut Vec<u8>,
         mut newest: Option<&mut NewestFirst>,
         tally: &crate::tally::Tally,
-    ) -> Result<Option<Read>> {
+    ) -> Result<Option<StagedLine>> {
         loop {
             let (at, reader) = match &mut self.current {
                 Some((at, reader)) => (*at, reader),
@@ -102,7 +102,7 @@ impl<'a, R: BufRead> PacketLines<'a, R> {
             match next {
                 Next::Staged(table) => {
                     self.lines[seq as usize] += 1;
-                    return Ok(Some(Read { table, seq }));
+                    return Ok(Some(StagedLine { table, seq }));
                 }
                 Next::Superseded { bytes } => {
                     self.lines[seq as usize] += 1;
