@@ -20,7 +20,6 @@ use crate::sql;
 /// each table is.
 pub(super) struct HeldRows {
     file: BufWriter<File>,
-    len: u64,
     runs: Vec<Run>,
 }
 
@@ -34,11 +33,10 @@ struct Run {
 }
 
 impl HeldRows {
-    /// Holds rows in an unnamed temporary file in `dir`.
+    /// Holds rows in a nameless temporary file.
     pub(super) fn new() -> io::Result<HeldRows> {
         Ok(HeldRows {
             file: BufWriter::with_capacity(1 << 20, crate::temp::nameless_file()?),
-            len: 0,
             runs: Vec::new(),
         })
     }
@@ -52,6 +50,7 @@ impl HeldRows {
     ) -> io::Result<()> {
         self.file.write_all(columns)?;
         let len = columns.len() as u64;
+        let end = self.runs.last().map_or(0, |run| run.at + run.len);
         match self.runs.last_mut() {
             Some(run) if run.table.id == table.id && run.seq == seq => {
                 run.len += len;
@@ -60,12 +59,11 @@ impl HeldRows {
             _ => self.runs.push(Run {
                 table,
                 seq,
-                at: self.len,
+                at: end,
                 len,
                 rows: 1,
             }),
         }
-        self.len += len;
         Ok(())
     }
 
@@ -74,7 +72,7 @@ impl HeldRows {
     /// that cannot be written, is `DirectCopyRefused`: the batch then runs again with every line
     /// through the stage.
     pub(super) fn copy_into_tables(self, tx: &mut Transaction, what: &str) -> Result<()> {
-        let HeldRows { file, mut runs, .. } = self;
+        let HeldRows { file, mut runs } = self;
         // A full disk here, as in `hold`, sends the rows through the stage instead.
         let file = file.into_inner().map_err(|e| Error::DirectCopyRefused {
             what: what.to_string(),
