@@ -367,3 +367,26 @@ fn a_closed_stdout_stops_the_report_but_not_the_apply() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot write to stdout"), "{stderr}");
 }
+
+/// `mirror -v apply 2>&1 | head`: the log goes away with the report, and the apply must still
+/// finish (the log's own complaint about the broken pipe used to panic, mid-run).
+#[test]
+fn a_closed_stderr_stops_the_log_but_not_the_apply() {
+    let env = Env::new("ops_closed_stderr");
+    let mut master = env.connect_master();
+    for id in 920_001..920_004 {
+        insert_area(&mut master, id, "while nobody reads the log");
+        env.dump();
+    }
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(common::mirror_bin())
+        .args(["-v", "apply", "--db", &env.replica, "--from", env.feed()])
+        .env_remove("DATABASE_URL")
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert!(out.success(), "{out}");
+    env.assert_identical();
+}

@@ -56,15 +56,17 @@ pub(super) fn init(args: &LogArgs) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&spec)
             .unwrap_or_else(|e| {
-                eprintln!(
+                super::say::to_stderr(format_args!(
                     "warning: RUST_LOG={spec:?} is not a valid filter ({e}); using the default"
-                );
+                ));
                 args.default_filter().into()
             }),
         _ => args.default_filter().into(),
     };
+    // A closed or full stderr loses log lines; reporting that on stderr would panic.
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_env_filter(filter);
     let _ = if args.json() {
         builder

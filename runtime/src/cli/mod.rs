@@ -303,7 +303,7 @@ pub fn main(schema: &'static SchemaDef) -> ExitCode {
             if json {
                 tracing::error!(kind = metrics::error_kind(&e), "{message}");
             } else {
-                eprintln!("error: {message}");
+                say::to_stderr(format_args!("error: {message}"));
             }
             ExitCode::FAILURE
         }

@@ -10,7 +10,7 @@ static CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Writes one line of the report, unless stdout has already been found closed.
 pub fn line(args: std::fmt::Arguments) {
-    if CLOSED.load(Ordering::Relaxed) {
+    if failed() {
         return;
     }
     let mut out = io::stdout().lock();
@@ -20,9 +20,17 @@ pub fn line(args: std::fmt::Arguments) {
     }
 }
 
-/// Whether a line of the report could not be written.
+/// Whether a line of the report could not be written. (A command started without a stdout,
+/// `>&-`, has /dev/null there: Rust's runtime opens it, as for `>/dev/null`.)
 pub fn failed() -> bool {
     CLOSED.load(Ordering::Relaxed)
+}
+
+/// Writes one line on stderr, outside the log (an error, a warning before the log exists); a
+/// closed or full stderr loses it instead of panicking, as `eprintln!` would.
+pub fn to_stderr(args: std::fmt::Arguments) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
 }
 
 /// `println!` for the commands' report: see [`line`].
