@@ -95,11 +95,16 @@ fn remove_abandoned_staging(ours: &Path) {
         if !ours_too {
             continue;
         }
+        // Only a regular file is a lock: a FIFO planted as one must neither block the open
+        // (non-blocking) nor be taken for abandoned.
         let lock = fs::File::options()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path.join(STAGING_LOCK));
-        if lock.is_ok_and(|lock| lock.try_lock().is_ok()) {
+        let unlocked = lock.is_ok_and(|lock| {
+            lock.metadata().is_ok_and(|m| m.is_file()) && lock.try_lock().is_ok()
+        });
+        if unlocked {
             match fs::remove_dir_all(&path) {
                 Ok(()) => tracing::debug!(
                     "removed {}, a killed dumper's staging folder",
@@ -468,11 +473,22 @@ mod tests {
         std::os::unix::fs::symlink(&target, tmp.path().join("replgen-staging-link")).unwrap();
         let no_lock = tmp.path().join("replgen-staging-starting");
         fs::create_dir(&no_lock).unwrap();
+        // Not regular files: a FIFO (opening it for reading would wait for a writer) and a
+        // folder.
+        let fifo = tmp.path().join("replgen-staging-fifo");
+        fs::create_dir(&fifo).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(fifo.join(STAGING_LOCK))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let folder = tmp.path().join("replgen-staging-folder");
+        fs::create_dir_all(folder.join(STAGING_LOCK)).unwrap();
 
         remove_abandoned_staging(&ours);
 
         assert!(!dead.exists(), "a killed dumper's folder stays");
-        for kept in [&ours, &live, &unlocked, &target, &no_lock] {
+        for kept in [&ours, &live, &unlocked, &target, &no_lock, &fifo, &folder] {
             assert!(kept.join(".").exists(), "{} removed", kept.display());
         }
         assert!(target.join("packet.partial").exists());
