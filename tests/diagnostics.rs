@@ -134,3 +134,33 @@ fn install_refuses_tables_that_are_not_the_layout() {
         .get(0);
     assert!(!installed, "a refused install changes nothing");
 }
+
+/// A temporary folder too small for a download is named as the problem, not the packet being
+/// downloaded (an operator would look at the feed's disk). Files are limited to 4 blocks here,
+/// with SIGXFSZ ignored, so the write fails as on a full disk.
+#[test]
+fn a_download_that_does_not_fit_in_tmpdir_names_tmpdir() {
+    let env = Env::new("diag_tmpdir");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 41, 0);
+    work.run(&mut master, 400, true);
+    env.dump();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 4 && exec \"$0\" apply --db \"$1\" --from \"$2\"",
+        ])
+        .args([common::mirror_bin(), &env.replica, env.feed()])
+        .env_remove("DATABASE_URL")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("a temporary file in {}", tmp.path().display())),
+        "{stderr}"
+    );
+    assert_eq!(env.replica_position(), None, "{stderr}");
+}

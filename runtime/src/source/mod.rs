@@ -5,7 +5,7 @@
 //! against the index; nothing read from the network is trusted before that.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -383,11 +383,26 @@ fn verify_into(
         what: what.clone(),
         source,
     };
+    // A full or broken temporary folder is named as such, not as the file being fetched.
+    let temp_err = |source| FetchError::Io {
+        what: crate::temp::describe(),
+        source,
+    };
     let mut hashing = HashingWriter::new(io::BufWriter::new(file));
     // Never trust the size the other side claims: read at most one byte more than listed.
-    io::copy(&mut reader.take(size.saturating_add(1)), &mut hashing).map_err(io_err)?;
+    let mut limited = reader.take(size.saturating_add(1));
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match limited.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(e)),
+        };
+        hashing.write_all(&buf[..n]).map_err(temp_err)?;
+    }
     let (out, actual, got) = hashing.finish();
-    let mut file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
+    let mut file = out.into_inner().map_err(|e| temp_err(e.into_error()))?;
     if got != size {
         return Err(FetchError::Size {
             what,
@@ -402,6 +417,6 @@ fn verify_into(
             expected: sha256.to_string(),
         });
     }
-    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    file.seek(SeekFrom::Start(0)).map_err(temp_err)?;
     Ok(file)
 }
