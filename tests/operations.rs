@@ -329,23 +329,29 @@ fn status_shows_lag_to_now_and_says_when_packet_created_is_the_exports_time() {
     assert!(now > 20.0 * 365.0 * 86400.0, "{value}");
 }
 
-/// `mirror apply | head`: the reader of its report goes away, and the apply must still finish
-/// (a panic on the broken pipe would stop it between packets, or fail a batch); `status`, whose
-/// report is its result, fails instead.
-#[test]
-fn a_closed_stdout_stops_the_report_but_not_the_apply() {
-    let env = Env::new("ops_closed_stdout");
+/// A feed of three packets of one new area each, and a pipe whose reader has already gone.
+fn three_packets_and_a_closed_pipe(name: &str, first_id: i32) -> (Env, std::io::PipeWriter) {
+    let env = Env::new(name);
     let mut master = env.connect_master();
-    for id in 910_001..910_004 {
+    for id in first_id..first_id + 3 {
         insert_area(&mut master, id, "while nobody reads");
         env.dump();
     }
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
+    (env, writer)
+}
+
+/// `mirror apply | head`: the reader of its report goes away, and the apply must still finish
+/// (a panic on the broken pipe would stop it between packets, or fail a batch); `status`, whose
+/// report is its result, fails instead.
+#[test]
+fn a_closed_stdout_stops_the_report_but_not_the_apply() {
+    let (env, closed) = three_packets_and_a_closed_pipe("ops_closed_stdout", 910_001);
     let out = std::process::Command::new(common::mirror_bin())
         .args(["apply", "--db", &env.replica, "--from", env.feed()])
         .env_remove("DATABASE_URL")
-        .stdout(writer)
+        .stdout(closed)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -372,19 +378,12 @@ fn a_closed_stdout_stops_the_report_but_not_the_apply() {
 /// finish (the log's own complaint about the broken pipe used to panic, mid-run).
 #[test]
 fn a_closed_stderr_stops_the_log_but_not_the_apply() {
-    let env = Env::new("ops_closed_stderr");
-    let mut master = env.connect_master();
-    for id in 920_001..920_004 {
-        insert_area(&mut master, id, "while nobody reads the log");
-        env.dump();
-    }
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
+    let (env, closed) = three_packets_and_a_closed_pipe("ops_closed_stderr", 920_001);
     let out = std::process::Command::new(common::mirror_bin())
         .args(["-v", "apply", "--db", &env.replica, "--from", env.feed()])
         .env_remove("DATABASE_URL")
-        .stdout(writer.try_clone().unwrap())
-        .stderr(writer)
+        .stdout(closed.try_clone().unwrap())
+        .stderr(closed)
         .status()
         .unwrap();
     assert!(out.success(), "{out}");
