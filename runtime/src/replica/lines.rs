@@ -34,8 +34,8 @@ pub(super) struct PacketLines<'a, R> {
     /// In staging order: each packet and its place in the transaction.
     packets: Vec<(&'a Entry, u32)>,
     open: Open<'a, R>,
-    /// The packet being read: its index in `packets`, and its reader.
-    current: Option<(usize, PacketReader<R>)>,
+    /// The reader of `packets[next - 1]`, while it has lines left.
+    current: Option<PacketReader<R>>,
     next: usize,
     /// Lines read of each packet, staged or left out, by `seq`.
     lines: Vec<u64>,
@@ -77,19 +77,18 @@ impl<'a, R: BufRead> PacketLines<'a, R> {
         tally: &crate::tally::Tally,
     ) -> Result<Option<StagedLine>> {
         loop {
-            let (at, reader) = match &mut self.current {
-                Some((at, reader)) => (*at, reader),
+            let reader = match &mut self.current {
+                Some(reader) => reader,
                 None => {
                     let Some(&(_, seq)) = self.packets.get(self.next) else {
                         return Ok(None);
                     };
                     let reader = (self.open)(seq)?;
                     self.next += 1;
-                    let (at, reader) = self.current.insert((self.next - 1, reader));
-                    (*at, reader)
+                    self.current.insert(reader)
                 }
             };
-            let (entry, seq) = self.packets[at];
+            let (entry, seq) = self.packets[self.next - 1];
             let next = next_line(
                 self.layout,
                 self.reload,
