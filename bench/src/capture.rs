@@ -301,17 +301,46 @@ pub(crate) fn oltp_pair(
     duration: Duration,
     insert: fn(&str, u64, u64) -> String,
 ) -> (f64, f64) {
-    for table in ["plain_artist", "artist"] {
+    let tps = oltp_arms(
+        cluster,
+        c,
+        label,
+        &["plain_artist", "artist"],
+        clients,
+        preload,
+        duration,
+        insert,
+    );
+    (tps[0], tps[1])
+}
+
+/// Preloads each of `tables` in `c`'s database `capture` and runs the OLTP workload on each,
+/// two passes, the second in reverse order; the medians in TPS, in the order of `tables`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn oltp_arms(
+    cluster: &replgen_testkit::Cluster,
+    c: &mut postgres::Client,
+    label: &str,
+    tables: &[&str],
+    clients: usize,
+    preload: u64,
+    duration: Duration,
+    insert: fn(&str, u64, u64) -> String,
+) -> Vec<f64> {
+    for table in tables {
         exec(c, &format!("TRUNCATE {table}"));
         exec(c, &insert(table, 1, preload));
         exec(c, &format!("VACUUM ANALYZE {table}"));
     }
     exec(c, "TRUNCATE replgen.log_1");
-    let mut tps: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut tps = vec![Vec::new(); tables.len()];
     for pass in 0..2 {
-        let order = if pass == 0 { [0, 1] } else { [1, 0] };
+        let mut order: Vec<usize> = (0..tables.len()).collect();
+        if pass == 1 {
+            order.reverse();
+        }
         for v in order {
-            let table = ["plain_artist", "artist"][v];
+            let table = tables[v];
             exec(c, "CHECKPOINT");
             let t = oltp(
                 cluster,
@@ -319,13 +348,13 @@ pub(crate) fn oltp_pair(
                 clients,
                 preload,
                 duration,
-                (pass * 2 + v) as u64,
+                (pass * tables.len() + v) as u64,
             );
             eprintln!("  oltp {label} pass {} {table}: {t:.0} TPS", pass + 1);
             tps[v].push(t);
         }
     }
-    (util::median(tps[0].clone()), util::median(tps[1].clone()))
+    tps.into_iter().map(util::median).collect()
 }
 
 /// Runs `clients` threads of single-row transactions on `table` for `duration`; transactions/s.
