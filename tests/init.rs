@@ -128,11 +128,13 @@ mod with_enum {
             name: "Id",
             sql_type: "integer",
             nullable: false,
+            renamed_from: None,
         },
         ColumnDef {
             name: "moods",
             sql_type: "\"Odd Schema\".\"Mood Type\"[]",
             nullable: true,
+            renamed_from: None,
         },
     ];
     const TABLE: TableDef = TableDef {

@@ -68,6 +68,7 @@ fn sql_file(cluster: &Cluster, db: &str, file: &str) {
 fn write(master: &mut postgres::Client, version: u32, round: i32) {
     let base = round * 1000;
     let qty = if version >= 3 { "'q' || g" } else { "g" };
+    let label = if version >= 3 { "title" } else { "label" };
     let extra = if version >= 2 { ", weight_grams" } else { "" };
     let extra_value = if version >= 2 { ", g % 7" } else { "" };
     let price = if version >= 3 {
@@ -82,7 +83,8 @@ fn write(master: &mut postgres::Client, version: u32, round: i32) {
              FROM generate_series({base} + 1, {base} + 300) g; \
              UPDATE item SET name = name || ' updated' WHERE id % 5 = 0; \
              DELETE FROM item WHERE id % 11 = 0 AND id > {base}; \
-             INSERT INTO tag (id, label) SELECT g, 'tag ' || g FROM generate_series({base} + 1, {base} + 40) g; \
+             INSERT INTO tag (id, {label}) SELECT g, 'tag ' || g FROM generate_series({base} + 1, {base} + 40) g; \
+             UPDATE tag SET {label} = {label} || ' ' || {round} WHERE id % 4 = 0; \
              DELETE FROM tag WHERE id % 13 = 0;"
         ))
         .unwrap();
@@ -114,6 +116,17 @@ fn write(master: &mut postgres::Client, version: u32, round: i32) {
             ))
             .unwrap();
     }
+}
+
+/// `table`'s columns in their order.
+fn column_order(c: &mut postgres::Client, table: &str) -> String {
+    c.query_one(
+        "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute \
+         WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped",
+        &[&table],
+    )
+    .unwrap()
+    .get(0)
 }
 
 /// The `# reload` header line of the feed's newest packet.
@@ -235,6 +248,12 @@ fn mirrors_follow_two_schema_changes_without_a_reimport() {
     );
     assert_eq!(old.position(cluster), before);
 
+    // A view of the mirror's own on the column that version 3 renames.
+    cluster.psql(
+        &newest.name,
+        "CREATE VIEW tag_labels AS SELECT label FROM tag",
+    );
+
     // Version 3, the same way, with a cut between the application's migration and the install.
     write(&mut m, 2, 5);
     ok(3, &["dump", "--db", &master, "--out", feed_s]);
@@ -257,6 +276,16 @@ fn mirrors_follow_two_schema_changes_without_a_reimport() {
 
     newest.apply(3, &feed);
     newest.assert_identical(3, &master);
+    // tag.label, renamed title, was renamed in place: the mirror's own view on it still reads it,
+    // and the columns stand in the master's order (not dropped and added at the end).
+    let mut n = cluster.connect(&newest.name);
+    let titles: i64 = n
+        .query_one("SELECT count(label) FROM tag_labels", &[])
+        .unwrap()
+        .get(0);
+    let tags: i64 = m.query_one("SELECT count(*) FROM tag", &[]).unwrap().get(0);
+    assert_eq!(titles, tags);
+    assert_eq!(column_order(&mut n, "tag"), column_order(&mut m, "tag"));
     // The old mirror, on the new binary, goes through both upgrades in one catch-up.
     old.apply(3, &feed);
     assert_eq!(old.position(cluster).1, 3);

@@ -328,6 +328,7 @@ const fn col(name: &'static str, sql_type: &'static str, nullable: bool) -> Colu
         name,
         sql_type,
         nullable,
+        renamed_from: None,
     }
 }
 

@@ -11,6 +11,9 @@ pub struct ColumnDef {
     /// The column's canonical SQL type as DDL writes it, e.g. `character varying(255)[]`.
     pub sql_type: &'static str,
     pub nullable: bool,
+    /// Its name in the previous schema_version, when schema.yaml says it was renamed (ignored
+    /// where that version has no such column).
+    pub renamed_from: Option<&'static str>,
 }
 
 /// One replicated table: its stable id, where it lives, its columns and key, and its codec.

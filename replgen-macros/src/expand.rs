@@ -118,7 +118,16 @@ fn generate(
         let name = &c.column.name;
         let sql_type = c.column.sql_type.ddl();
         let nullable = c.column.nullable;
-        quote!(#rt::ColumnDef { name: #name, sql_type: #sql_type, nullable: #nullable })
+        let renamed_from = match &c.column.renamed_from {
+            Some(from) => quote!(::core::option::Option::Some(#from)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(#rt::ColumnDef {
+            name: #name,
+            sql_type: #sql_type,
+            nullable: #nullable,
+            renamed_from: #renamed_from,
+        })
     });
     let key = &table.key;
     let n = checked.len();

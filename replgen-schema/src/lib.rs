@@ -154,6 +154,10 @@ pub struct Column {
     pub name: String,
     pub sql_type: SqlType,
     pub nullable: bool,
+    /// `renamed_from`: the column's name in the previous schema_version, when the application
+    /// renamed it. It describes the change, not the layout, so the fingerprint leaves it out; a
+    /// name the previous version does not have is ignored (a rename published earlier).
+    pub renamed_from: Option<String>,
 }
 
 /// One problem in a schema file, located at the offending node.

@@ -632,6 +632,33 @@ fn table(cx: &mut Ctx, node: &Node) -> Option<Entry> {
             ),
         },
     }
+    // A rename's old name cannot stay a column of the table, nor be the old name of two.
+    for (i, c) in columns.iter().enumerate() {
+        let Some(from) = &c.renamed_from else {
+            continue;
+        };
+        if columns.iter().any(|o| &o.name == from) {
+            cx.err(
+                col_pos[i],
+                format!(
+                    "{label}: column \"{}\" is renamed_from \"{from}\", which is still a column of the table \
+                     (a renamed_from that an earlier version published can go)",
+                    c.name
+                ),
+            );
+        } else if let Some(j) = columns[..i]
+            .iter()
+            .position(|o| o.renamed_from.as_ref() == Some(from))
+        {
+            cx.err(
+                col_pos[i],
+                format!(
+                    "{label}: columns \"{}\" and \"{}\" are both renamed_from \"{from}\"",
+                    columns[j].name, c.name
+                ),
+            );
+        }
+    }
     // Key.
     let mut key: Vec<usize> = Vec::new();
     let columns_ok = cx.errors.len() == before;
@@ -706,7 +733,7 @@ fn column(cx: &mut Ctx, node: &Node, table: &str) -> Option<Column> {
     let f = cx.fields(
         node,
         &format!("{table}: column"),
-        &["name", "type", "nullable"],
+        &["name", "type", "nullable", "renamed_from"],
     )?;
     let before = cx.errors.len();
     let name = match f.get("name") {
@@ -753,6 +780,25 @@ fn column(cx: &mut Ctx, node: &Node, table: &str) -> Option<Column> {
             }
         },
     };
+    let renamed_from = match f.get("renamed_from") {
+        None => None,
+        Some(r) => cx
+            .string(r, &format!("{label}: renamed_from"))
+            .and_then(|s| match check_identifier(&s) {
+                Ok(()) if Some(&s) == name.as_ref() => {
+                    cx.err(
+                        r.pos,
+                        format!("{label}: renamed_from names the column itself"),
+                    );
+                    None
+                }
+                Ok(()) => Some(s),
+                Err(e) => {
+                    cx.err(r.pos, format!("{label}: renamed_from {s:?} {e}"));
+                    None
+                }
+            }),
+    };
     if cx.errors.len() != before {
         return None;
     }
@@ -760,5 +806,6 @@ fn column(cx: &mut Ctx, node: &Node, table: &str) -> Option<Column> {
         name: name?,
         sql_type: sql_type?,
         nullable,
+        renamed_from,
     })
 }

@@ -79,6 +79,17 @@ pub enum GenerateError {
         old: String,
         version: u32,
     },
+    #[error(
+        "column {column} of table {table} is renamed_from \"{from}\", but {earlier}; \
+         renamed_from names the column as the previous version has it"
+    )]
+    RenamedFromUnknown {
+        table: String,
+        column: String,
+        from: String,
+        /// What the history says instead, as a clause.
+        earlier: String,
+    },
 }
 
 impl GenerateError {
@@ -90,7 +101,8 @@ impl GenerateError {
             | GenerateError::MigrationRenamed { .. }
             | GenerateError::NumberNotAfter { .. }
             | GenerateError::NumberOutOfRange { .. }
-            | GenerateError::IdReused { .. } => 2,
+            | GenerateError::IdReused { .. }
+            | GenerateError::RenamedFromUnknown { .. } => 2,
             _ => 1,
         }
     }

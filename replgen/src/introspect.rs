@@ -255,10 +255,10 @@ pub fn render_yaml(tables: &[DbTable], types: &[EnumType], schema_version: u32) 
     render_types(&mut y, types);
     y.push_str("tables:\n");
     for (i, t) in tables.iter().enumerate() {
-        let columns: Vec<(String, String, bool)> = t
+        let columns: Vec<(String, String, bool, Option<String>)> = t
             .columns
             .iter()
-            .map(|(name, ty, nullable)| (name.clone(), canonical_type(ty), *nullable))
+            .map(|(name, ty, nullable)| (name.clone(), canonical_type(ty), *nullable, None))
             .collect();
         render_table(
             &mut y,
@@ -288,20 +288,20 @@ pub fn render_types(y: &mut String, types: &[EnumType]) {
 }
 
 /// One entry of a schema.yaml `tables:` list: id, name, key and columns as
-/// (name, type, nullable).
+/// (name, type, nullable, renamed_from).
 pub fn render_table(
     y: &mut String,
     id: u32,
     written: &str,
     key: &[String],
-    columns: &[(String, String, bool)],
+    columns: &[(String, String, bool, Option<String>)],
 ) {
     y.push_str(&format!("  - id: {id}\n"));
     y.push_str(&format!("    name: {}\n", yaml_scalar(written)));
     let key: Vec<String> = key.iter().map(|k| yaml_scalar(k)).collect();
     y.push_str(&format!("    key: [{}]\n", key.join(", ")));
     y.push_str("    columns:\n");
-    for (name, ty, nullable) in columns {
+    for (name, ty, nullable, renamed_from) in columns {
         y.push_str(&format!(
             "      - {{ name: {}, type: {}",
             yaml_scalar(name),
@@ -310,6 +310,9 @@ pub fn render_table(
         if *nullable {
             y.push_str(", nullable: true");
         }
+        if let Some(from) = renamed_from {
+            y.push_str(&format!(", renamed_from: {}", yaml_scalar(from)));
+        }
         y.push_str(" }\n");
     }
 }
@@ -317,10 +320,17 @@ pub fn render_table(
 /// A validated table as [`render_table`] writes it.
 pub fn render_spec_table(y: &mut String, t: &replgen_schema::Table) {
     let key: Vec<String> = t.key_columns().map(|c| c.name.clone()).collect();
-    let columns: Vec<(String, String, bool)> = t
+    let columns: Vec<(String, String, bool, Option<String>)> = t
         .columns
         .iter()
-        .map(|c| (c.name.clone(), c.sql_type.ddl(), c.nullable))
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.sql_type.ddl(),
+                c.nullable,
+                c.renamed_from.clone(),
+            )
+        })
         .collect();
     render_table(y, t.id, &t.written_name, &key, &columns);
 }

@@ -106,6 +106,7 @@ pub fn generate(
             }
         }
     }
+    check_renames(schema, previous.map(|(&v, p)| (v, &p.layout.schema)))?;
     let retired_before = history::retired_before(&history, version);
     for t in &schema.tables {
         if let Some((v, old)) = retired_before.get(&t.id) {
@@ -161,6 +162,47 @@ pub fn generate(
     out.insert(layout_path, layout.into_bytes());
     out.insert(paths.rust_out.clone(), module.into_bytes());
     Ok(out)
+}
+
+/// Each `renamed_from` must name a column of the table in the previous version, or be a rename
+/// that version already has (the old name gone, the new one there).
+fn check_renames(schema: &Schema, previous: Option<(u32, &Schema)>) -> Result<(), GenerateError> {
+    for t in &schema.tables {
+        for c in &t.columns {
+            let Some(from) = &c.renamed_from else {
+                continue;
+            };
+            let earlier = match previous {
+                None => Some("no earlier schema_version is recorded".to_string()),
+                Some((v, prev)) => match prev.table_by_id(t.id) {
+                    None => Some(format!(
+                        "table id {} is new in this version (after {v})",
+                        t.id
+                    )),
+                    Some(old)
+                        if old
+                            .columns
+                            .iter()
+                            .any(|o| o.name == *from || o.name == c.name) =>
+                    {
+                        None
+                    }
+                    Some(_) => Some(format!(
+                        "schema_version {v} has no column \"{from}\" in that table"
+                    )),
+                },
+            };
+            if let Some(earlier) = earlier {
+                return Err(GenerateError::RenamedFromUnknown {
+                    table: t.written_name.clone(),
+                    column: c.name.clone(),
+                    from: from.clone(),
+                    earlier,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes each file whose bytes differ from the disk, creating folders. Returns the paths written.

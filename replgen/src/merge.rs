@@ -89,7 +89,13 @@ pub fn merge(
                     continue;
                 }
             }
-            columns.push((name.clone(), canonical_type(ty), *nullable));
+            // A rename the spec declares stays declared.
+            let renamed_from = t
+                .columns
+                .iter()
+                .find(|c| c.name == *name)
+                .and_then(|c| c.renamed_from.clone());
+            columns.push((name.clone(), canonical_type(ty), *nullable, renamed_from));
         }
         for c in &t.columns {
             if !live.columns.iter().any(|(n, _, _)| *n == c.name) {
@@ -99,7 +105,7 @@ pub fn merge(
                 ));
             }
         }
-        used_types.extend(columns.iter().filter_map(|(_, ty, _)| type_name(ty)));
+        used_types.extend(columns.iter().filter_map(|(_, ty, _, _)| type_name(ty)));
         render_table(&mut y, t.id, &t.written_name, &live.key, &columns);
     }
 
@@ -137,10 +143,10 @@ pub fn merge(
             .checked_add(i as u32 + 1)
             .filter(|id| *id <= i32::MAX as u32)
             .ok_or("no table id is left below 2147483647 for the new tables")?;
-        let columns: Vec<(String, String, bool)> = t
+        let columns: Vec<(String, String, bool, Option<String>)> = t
             .columns
             .iter()
-            .map(|(n, ty, null)| (n.clone(), canonical_type(ty), *null))
+            .map(|(n, ty, null)| (n.clone(), canonical_type(ty), *null, None))
             .collect();
         warnings.push(format!("adding table {}.{} with id {id}", t.schema, t.name));
         render_table(

@@ -101,6 +101,50 @@ fn bump_adds_a_version_and_never_rewrites_an_earlier_one() {
 }
 
 #[test]
+fn a_rename_names_the_previous_versions_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("Cargo.toml"), "").unwrap();
+    std::fs::write(d.join("schema.yaml"), V1).unwrap();
+    assert_eq!(replgen(d, &["generate"]).status.code(), Some(0));
+    let v2 = |from: &str| {
+        V1.replace("schema_version: 1", "schema_version: 2")
+            .replace(
+                "{ name: name, type: text }",
+                &format!("{{ name: title, type: text, renamed_from: {from} }}"),
+            )
+    };
+    // A name version 1 does not have: exit 2, naming table, column and version; nothing written.
+    std::fs::write(d.join("schema.yaml"), v2("nmae")).unwrap();
+    let out = replgen(d, &["generate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("column title of table artist")
+            && err.contains("\"nmae\"")
+            && err.contains("schema_version 1"),
+        "{err}"
+    );
+    assert!(!d.join("migrations/layouts/v2.yaml").exists());
+    // The rename: recorded in version 2's layout, which the next version's binaries read.
+    std::fs::write(d.join("schema.yaml"), v2("name")).unwrap();
+    assert_eq!(replgen(d, &["generate"]).status.code(), Some(0));
+    let layout = std::fs::read_to_string(d.join("migrations/layouts/v2.yaml")).unwrap();
+    assert!(
+        layout.contains("{ name: title, type: text, renamed_from: name }"),
+        "{layout}"
+    );
+    // Left in schema.yaml at version 3, it names a rename version 2 already has: accepted.
+    std::fs::write(
+        d.join("schema.yaml"),
+        v2("name").replace("schema_version: 2", "schema_version: 3"),
+    )
+    .unwrap();
+    assert_eq!(replgen(d, &["generate"]).status.code(), Some(0));
+    assert_eq!(replgen(d, &["check"]).status.code(), Some(0));
+}
+
+#[test]
 fn sqlx_naming_with_a_chosen_number() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -1,5 +1,6 @@
 //! What changes between two layouts a binary knows, table by table (matched by id, which a
-//! table keeps across renames) and column by column (matched by name). Pure: the master decides
+//! table keeps across renames) and column by column (matched by name, or by `renamed_from` where
+//! the old layout has that name). Pure: the master decides
 //! from it which tables its boundary packet reloads, a replica which DDL upgrades its tables.
 
 use crate::def::{ColumnDef, SchemaDef, TableDef};
@@ -23,6 +24,8 @@ pub struct ChangedTable {
     pub added: Vec<&'static ColumnDef>,
     /// Columns of the old layout the new one lacks.
     pub dropped: Vec<&'static ColumnDef>,
+    /// Columns the application renamed: (old, new).
+    pub renamed_columns: Vec<(&'static ColumnDef, &'static ColumnDef)>,
     /// Columns whose type changed: (old, new).
     pub retyped: Vec<(&'static ColumnDef, &'static ColumnDef)>,
     /// Columns whose nullability changed (as the new layout has them).
@@ -38,13 +41,16 @@ impl ChangedTable {
     }
 
     /// Whether a replica can reach the master's rows from its own without them being sent: only
-    /// when no key changed and every retyped column is a lossless widening of a non-key column.
-    /// (Retyping a key column means dropping its capture's key-update trigger first, so key
-    /// updates in that window are only covered by a reload.) Added columns are decided by the
-    /// master from its data (see `master::boundary`).
+    /// when no key changed, no column was renamed and every retyped column is a lossless widening
+    /// of a non-key column. (Retyping a key column means dropping its capture's key-update trigger
+    /// first, so key updates in that window are only covered by a reload. A rename is only what
+    /// schema.yaml says: a column dropped and added again under the old one's name would hold
+    /// other values, and nothing captured tells.) Added columns are decided by the master from
+    /// its data (see `master::boundary`).
     pub fn derivable_except_added(&self) -> bool {
         let is_key = |c: &ColumnDef| self.new.key_columns().any(|k| k.name == c.name);
         !self.key_changed
+            && self.renamed_columns.is_empty()
             && self
                 .retyped
                 .iter()
@@ -79,22 +85,38 @@ pub fn diff(old: &'static SchemaDef, new: &'static SchemaDef) -> Vec<TableChange
 
 fn diff_table(old: &'static TableDef, new: &'static TableDef) -> Option<ChangedTable> {
     let find = |t: &'static TableDef, name: &str| t.columns.iter().find(|c| c.name == name);
+    // The old column each new one continues: its renamed_from where the old layout has it (a
+    // rename of this version), else the column of the same name.
+    let source = |c: &ColumnDef| match c.renamed_from.and_then(|from| find(old, from)) {
+        Some(before) => Some((before, true)),
+        None => find(old, c.name).map(|before| (before, false)),
+    };
+    let new_name = |old_name: &str| {
+        new.columns
+            .iter()
+            .find(|c| source(c).is_some_and(|(before, _)| before.name == old_name))
+            .map(|c| c.name)
+    };
     let mut changed = ChangedTable {
         old,
         new,
         added: Vec::new(),
         dropped: Vec::new(),
+        renamed_columns: Vec::new(),
         retyped: Vec::new(),
         nullability: Vec::new(),
         key_changed: old
             .key_columns()
-            .map(|c| c.name)
-            .ne(new.key_columns().map(|c| c.name)),
+            .map(|c| new_name(c.name))
+            .ne(new.key_columns().map(|c| Some(c.name))),
     };
     for column in new.columns {
-        match find(old, column.name) {
+        match source(column) {
             None => changed.added.push(column),
-            Some(before) => {
+            Some((before, renamed)) => {
+                if renamed {
+                    changed.renamed_columns.push((before, column));
+                }
                 if before.sql_type != column.sql_type {
                     changed.retyped.push((before, column));
                 }
@@ -105,7 +127,7 @@ fn diff_table(old: &'static TableDef, new: &'static TableDef) -> Option<ChangedT
         }
     }
     for column in old.columns {
-        if find(new, column.name).is_none() {
+        if new_name(column.name).is_none() {
             changed.dropped.push(column);
         }
     }
@@ -113,6 +135,7 @@ fn diff_table(old: &'static TableDef, new: &'static TableDef) -> Option<ChangedT
         && !changed.key_changed
         && changed.added.is_empty()
         && changed.dropped.is_empty()
+        && changed.renamed_columns.is_empty()
         && changed.retyped.is_empty()
         && changed.nullability.is_empty();
     (!same).then_some(changed)
@@ -161,6 +184,56 @@ fn typmod(sql_type: &str, base: &str) -> Option<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const fn col(name: &'static str, renamed_from: Option<&'static str>) -> ColumnDef {
+        ColumnDef {
+            name,
+            sql_type: "text",
+            nullable: true,
+            renamed_from,
+        }
+    }
+
+    const fn table(columns: &'static [ColumnDef]) -> TableDef {
+        TableDef {
+            id: 1,
+            schema: "public",
+            name: "t",
+            columns,
+            key: &[0],
+            check_row: |_| Ok(()),
+            check_key: |_| Ok(()),
+        }
+    }
+
+    #[test]
+    fn a_renamed_column_continues_its_old_column() {
+        static OLD: TableDef = table(&[col("id", None), col("a", None), col("b", None)]);
+        // b takes a's name after a is dropped.
+        static NEW: TableDef = table(&[col("id", None), col("a", Some("b"))]);
+        let c = diff_table(&OLD, &NEW).expect("a change");
+        let renamed: Vec<_> = c
+            .renamed_columns
+            .iter()
+            .map(|(o, n)| (o.name, n.name))
+            .collect();
+        assert_eq!(renamed, [("b", "a")]);
+        assert_eq!(c.dropped.iter().map(|d| d.name).collect::<Vec<_>>(), ["a"]);
+        assert!(c.added.is_empty() && c.retyped.is_empty() && !c.key_changed);
+        // Only schema.yaml says it is the same column: the table's rows are sent again.
+        assert!(!c.derivable_except_added());
+        // A key column renamed is the same key.
+        static OLD_KEY: TableDef = table(&[col("id", None), col("v", None)]);
+        static NEW_KEY: TableDef = table(&[col("ident", Some("id")), col("v", None)]);
+        assert!(!diff_table(&OLD_KEY, &NEW_KEY).unwrap().key_changed);
+    }
+
+    #[test]
+    fn a_rename_an_earlier_version_published_changes_nothing() {
+        static OLD: TableDef = table(&[col("id", None), col("title", None)]);
+        static NEW: TableDef = table(&[col("id", None), col("title", Some("label"))]);
+        assert!(diff_table(&OLD, &NEW).is_none());
+    }
 
     #[test]
     fn lossless_widenings_are_exactly_the_listed_ones() {

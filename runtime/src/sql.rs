@@ -305,11 +305,13 @@ mod tests {
                 name: "replgen_op",
                 sql_type: "integer",
                 nullable: false,
+                renamed_from: None,
             },
             ColumnDef {
                 name: "replgen_op_2",
                 sql_type: "text",
                 nullable: true,
+                renamed_from: None,
             },
         ];
         let t = TableDef {
@@ -339,6 +341,7 @@ mod tests {
                 name: "id",
                 sql_type: "integer",
                 nullable: false,
+                renamed_from: None,
             }],
             key: &[0],
             check_row: |_| Ok(()),
@@ -352,6 +355,7 @@ mod tests {
                 columns => cols.clone(), old_qname => "\"s\".\"old\"", moved_qname => "\"public\".\"old\"",
                 rename_schema => true, rename_name => true, emptied => true, drop_key => true,
                 dropped => cols.clone(), retyped => cols.clone(), now_nullable => cols.clone(),
+                renamed => vec![context! { old => cols[0].clone(), new => cols[0].clone() }],
                 added => cols.clone(), now_not_null => cols, add_key => true,
                 keys => vec![context! { q => "\"id\"", wrap => "" }],
                 rel => "\"p\"",
@@ -375,11 +379,13 @@ mod tests {
                     name: "a",
                     sql_type: "integer",
                     nullable: false,
+                    renamed_from: None,
                 },
                 ColumnDef {
                     name: "b",
                     sql_type: "text[]",
                     nullable: false,
+                    renamed_from: None,
                 },
             ],
             key: &[0, 1],

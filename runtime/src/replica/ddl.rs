@@ -42,16 +42,19 @@ mod tests {
                 name: "Key \"x\"",
                 sql_type: "integer",
                 nullable: false,
+                renamed_from: None,
             },
             ColumnDef {
                 name: "naïve col",
                 sql_type: "character varying(255)[]",
                 nullable: true,
+                renamed_from: None,
             },
             ColumnDef {
                 name: "Part2",
                 sql_type: "\"Mood\"",
                 nullable: false,
+                renamed_from: None,
             },
         ];
         let t = TableDef {

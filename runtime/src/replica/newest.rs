@@ -136,11 +136,13 @@ mod tests {
                 name: "a",
                 sql_type: types[0],
                 nullable: false,
+                renamed_from: None,
             },
             ColumnDef {
                 name: "b",
                 sql_type: types[1],
                 nullable: true,
+                renamed_from: None,
             },
         ]));
         TableDef {

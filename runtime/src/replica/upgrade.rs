@@ -100,6 +100,11 @@ pub(super) fn before_rows(
                         emptied,
                         drop_key => c.key_changed,
                         dropped => columns(&c.dropped),
+                        renamed => c
+                            .renamed_columns
+                            .iter()
+                            .map(|(old, new)| context! { old => column_context(old), new => column_context(new) })
+                            .collect::<Vec<_>>(),
                         retyped => columns(&retyped),
                         now_nullable => columns(&now_nullable),
                         added => columns(&c.added),

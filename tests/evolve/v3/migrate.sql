@@ -11,3 +11,4 @@ CREATE SCHEMA storage;
 ALTER TABLE shelf SET SCHEMA storage;
 ALTER TABLE storage.shelf ADD COLUMN floor smallint NOT NULL DEFAULT 1;
 ALTER TYPE mood ADD VALUE 'great';
+ALTER TABLE tag RENAME COLUMN label TO title;

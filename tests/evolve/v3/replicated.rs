@@ -15,7 +15,7 @@ pub struct Item {
 #[replicated(schema = "tests/evolve/v3/schema.yaml", table = "tag", id = 2)]
 pub struct Tag {
     pub id: i64,
-    pub label: String,
+    pub title: String,
     pub color: Option<String>,
     pub mood: Option<replgen_runtime::types::PgText>,
 }
@@ -144,7 +144,7 @@ pub mod layout_v2 {
 /// earlier layout.
 pub const SCHEMA: replgen_runtime::SchemaDef = replgen_runtime::SchemaDef {
     version: 3,
-    fingerprint: "7adb7a729714a62d4e4b419c9d55992bb5d08484263231d4e55c6ac628cfc5d5",
+    fingerprint: "2b2ab766552884f9e3e95d1ff5bb7c5fcad296dd1b1ca56a63862db9225601c3",
     tables: &[
         <Item as replgen_runtime::Replicated>::TABLE,
         <Tag as replgen_runtime::Replicated>::TABLE,

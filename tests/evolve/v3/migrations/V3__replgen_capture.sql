@@ -41,7 +41,7 @@ INSERT INTO "replgen"."registry" (table_id, schema_name, table_name, key_columns
     (4, 'storage', 'shelf', ARRAY['id']::text[]);
 
 INSERT INTO "replgen"."meta" (id, schema_version, fingerprint)
-VALUES (true, 3, '7adb7a729714a62d4e4b419c9d55992bb5d08484263231d4e55c6ac628cfc5d5')
+VALUES (true, 3, '2b2ab766552884f9e3e95d1ff5bb7c5fcad296dd1b1ca56a63862db9225601c3')
 ON CONFLICT (id) DO UPDATE SET schema_version = EXCLUDED.schema_version, fingerprint = EXCLUDED.fingerprint;
 
 -- The capture triggers of one relation of a partitioned replicated table (the table itself or
