@@ -52,6 +52,45 @@ fn pruned_packets_never_block_a_later_export_or_dump() {
     env.assert_identical();
 }
 
+/// `--keep` never prunes a packet after the newest export: a new mirror imports the export and
+/// follows, however many cuts came since (it used to be told to import the same export again).
+#[test]
+fn pruning_keeps_every_packet_after_the_newest_export() {
+    let env = Env::new("lifecycle_keep_export");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 13, 0);
+    work.run(&mut master, 20, true);
+    env.dump();
+    env.mirror_ok(&["export", "--db", &env.master, "--out", env.feed()]);
+    let prune = [
+        "dump",
+        "--db",
+        &env.master,
+        "--out",
+        env.feed(),
+        "--keep",
+        "2",
+        "--delete-pruned",
+    ];
+    for _ in 0..5 {
+        work.run(&mut master, 20, true);
+        env.mirror_ok(&prune);
+    }
+    let listed = common::feed::index(env.feed.path());
+    assert!(listed.contains("serial=\"2\""), "{listed}");
+    env.mirror_ok(&["import", "--db", &env.replica, "--from", env.feed()]);
+    env.apply();
+    env.assert_identical();
+    // A newer export lets them go.
+    env.mirror_ok(&["export", "--db", &env.master, "--out", env.feed()]);
+    work.run(&mut master, 20, true);
+    env.mirror_ok(&prune);
+    let listed = common::feed::index(env.feed.path());
+    assert!(!listed.contains("serial=\"2\""), "{listed}");
+    env.apply();
+    env.assert_identical();
+}
+
 /// A value beyond what replicas accept is refused at the cut, naming table and key, and the
 /// pending changes stay for the next cut once the row is fixed.
 #[test]

@@ -146,7 +146,7 @@ enum Command {
         /// Repeat every DURATION (e.g. 1h, 5m, 10s) until SIGINT or SIGTERM.
         #[arg(long, value_parser = parse_duration)]
         every: Option<Duration>,
-        /// How many packets index.xml lists.
+        /// How many packets index.xml lists (it also lists every packet after the newest export).
         #[arg(long, default_value_t = 1000)]
         keep: usize,
         /// Also delete packet files that fall out of the index.

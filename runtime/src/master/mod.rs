@@ -81,6 +81,8 @@ pub struct Master {
     published: bool,
     /// Rows written so far by a running export, for a progress display.
     pub tally: std::sync::Arc<crate::tally::Tally>,
+    /// The export whose packets were last said to outnumber `--keep` (said once per export).
+    warned_export: Option<u64>,
 }
 
 impl Master {
@@ -117,6 +119,7 @@ impl Master {
             identity,
             published,
             tally: Default::default(),
+            warned_export: None,
         };
         // A new feed replaces whatever the folder held; recovery writes its first index.
         if !master.opts.new_feed {
@@ -132,19 +135,11 @@ impl Master {
         cut::last_cut(&mut self.client).map(|(serial, _)| serial)
     }
 
-    /// Rewrites index.xml from replgen.cuts and replgen.exports.
+    /// Rewrites index.xml from replgen.cuts and replgen.exports: the newest `--keep` packets,
+    /// and every packet after the newest export whatever `--keep` says, so that a new or
+    /// far-behind mirror can always import the export and follow.
     pub fn write_index(&mut self) -> Result<()> {
         let keep = self.opts.keep.max(1) as i64;
-        let rows = self
-            .client
-            .query(
-                "SELECT serial, path, created, bytes, sha256, schema_version, rows FROM replgen.cuts \
-                 ORDER BY serial DESC LIMIT $1",
-                &[&keep],
-            )
-            .context(|| "cannot read replgen.cuts".into())?;
-        let mut packets: Vec<Entry> = rows.iter().map(entry_from_row).collect();
-        packets.reverse();
         let export = self
             .client
             .query_opt(
@@ -154,6 +149,34 @@ impl Master {
             )
             .context(|| "cannot read replgen.exports".into())?
             .map(|row| entry_from_row(&row));
+        let after_export = export.as_ref().map_or(i64::MAX, |e| e.serial as i64);
+        let rows = self
+            .client
+            .query(
+                "SELECT serial, path, created, bytes, sha256, schema_version, rows FROM replgen.cuts \
+                 WHERE serial > $2 OR serial >= (SELECT min(serial) FROM \
+                     (SELECT serial FROM replgen.cuts ORDER BY serial DESC LIMIT $1) newest) \
+                 ORDER BY serial",
+                &[&keep, &after_export],
+            )
+            .context(|| "cannot read replgen.cuts".into())?;
+        let packets: Vec<Entry> = rows.iter().map(entry_from_row).collect();
+        if packets.len() as i64 > keep {
+            if let Some(e) = export
+                .as_ref()
+                .filter(|e| self.warned_export != Some(e.serial))
+            {
+                self.warned_export = Some(e.serial);
+                tracing::warn!(
+                    listed = packets.len(),
+                    keep,
+                    export = e.serial,
+                    "the index lists every packet since export {}, more than --keep {keep}: mirrors \
+                     start from that export; a new `export` lets the older packets go",
+                    e.serial
+                );
+            }
+        }
         let index = Index {
             feed: Some(self.identity.clone()),
             published: Some(crate::timefmt::now()),
