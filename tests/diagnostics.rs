@@ -135,6 +135,41 @@ fn install_refuses_tables_that_are_not_the_layout() {
     assert!(!installed, "a refused install changes nothing");
 }
 
+/// A key under a non-deterministic collation (case-insensitive, say) is refused by install (and
+/// by the cut, which runs the same check), naming column and collation: a key changed to a
+/// spelling it calls equal fired no key change, and the replica kept both spellings (found by a
+/// hostile review).
+#[test]
+fn a_key_under_a_nondeterministic_collation_is_refused() {
+    let env = Env::new("diag_collation");
+    let fresh = env
+        .cluster
+        .create_database(&replgen_testkit::Cluster::unique_name(
+            "diag_collation_fresh",
+        ));
+    common::psql_file(&fresh, &common::root().join("tables.sql"));
+    let mut client = postgres::Client::connect(&fresh, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false); \
+             ALTER TABLE replication_control_note ALTER COLUMN code TYPE text COLLATE ci",
+        )
+        .unwrap();
+    let err = env.mirror_fails(&["install", "--db", &fresh], 1);
+    assert!(
+        err.contains("public.replication_control_note.code: the key column uses the non-deterministic collation ci"),
+        "{err}"
+    );
+    // A deterministic one, however it sorts, is one key for one spelling: accepted.
+    client
+        .batch_execute(
+            "CREATE COLLATION de (provider = icu, locale = 'de'); \
+             ALTER TABLE replication_control_note ALTER COLUMN code TYPE text COLLATE de",
+        )
+        .unwrap();
+    env.mirror_ok(&["install", "--db", &fresh]);
+}
+
 /// A temporary folder too small for a download is named as the problem, not the packet being
 /// downloaded (an operator would look at the feed's disk). Files are limited to 4 blocks here,
 /// with SIGXFSZ ignored, so the write fails as on a full disk.
