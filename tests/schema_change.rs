@@ -268,6 +268,13 @@ fn mirrors_follow_two_schema_changes_without_a_reimport() {
     write(&mut m, 3, 6);
     fails(3, &["dump", "--db", &master, "--out", feed_s], 1);
     ok(3, &["install", "--db", &master]);
+    // An older binary's install over the newer capture is refused, changing nothing (it used to
+    // take the capture back to version 2, and every later cut refused).
+    let refused = fails(2, &["install", "--db", &master], 1);
+    assert!(
+        refused.contains("schema_version 3, newer than this binary's 2"),
+        "{refused}"
+    );
     write(&mut m, 3, 7);
     ok(3, &["dump", "--db", &master, "--out", feed_s]);
     assert_eq!(newest_reload(&feed), "# reload 1 2 4");

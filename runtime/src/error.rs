@@ -71,6 +71,12 @@ pub enum Error {
         known: String,
     },
     #[error(
+        "the installed capture is schema_version {installed}, newer than this binary's {binary}: a \
+         capture's layout never goes back; run `install` with a binary generated for schema_version \
+         {installed} or later (nothing was changed)"
+    )]
+    InstallOlder { installed: u32, binary: u32 },
+    #[error(
         "the feed last published schema_version {published}, but the installed capture is schema_version \
          {installed}: a feed's layout never goes back; install the newer capture again (nothing was cut)"
     )]

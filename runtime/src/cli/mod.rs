@@ -416,6 +416,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
     match cli.command {
         Command::Install(DbArg { db }) => {
             let mut client = db::connect(&db)?;
+            crate::master::capture::check_not_newer(&mut client, schema)?;
             crate::master::live_tables::check(&mut client, schema)?;
             client
                 .batch_execute(schema.install_sql)

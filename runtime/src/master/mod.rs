@@ -3,7 +3,7 @@
 //! ([`recovery`]); the feed folder itself is [`crate::feed`].
 
 mod boundary;
-mod capture;
+pub(crate) mod capture;
 mod cut;
 mod export;
 mod identity;
