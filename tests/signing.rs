@@ -125,6 +125,27 @@ fn a_signed_feed_applies_with_its_key_over_a_folder_and_http() {
         feed::attr(&before.replace("<replication", "<packet"), "feed"),
         feed::attr(&after.replace("<replication", "<packet"), "feed")
     );
+    // A dump or export without --sign-key does not quietly unsign the feed (it used to remove
+    // the signature, and every replica checking it refused from then on): it is refused, and
+    // nothing is written, unless it says --unsigned.
+    let mut master = env.connect_master();
+    work.run(&mut master, 10, true);
+    for command in ["dump", "export"] {
+        let err = env.mirror_fails(&[command, "--db", &env.master, "--out", env.feed()], 1);
+        assert!(err.contains("the feed is signed"), "{err}");
+        assert_eq!(feed::index(env.feed.path()), after);
+    }
+    env.mirror_ok(&[
+        "dump",
+        "--db",
+        &env.master,
+        "--out",
+        env.feed(),
+        "--unsigned",
+    ]);
+    assert!(!env.feed.path().join("index.xml.minisig").exists());
+    env.mirror_ok(&["apply", "--db", &env.replica, "--from", env.feed()]);
+    env.assert_identical();
 }
 
 #[test]

@@ -77,6 +77,12 @@ pub enum Error {
     )]
     InstallOlder { installed: u32, binary: u32 },
     #[error(
+        "the feed is signed (index.xml.minisig), but no --sign-key was given: replicas that check its \
+         signature would refuse it from now on; pass --sign-key, or --unsigned to stop signing it \
+         (nothing was written)"
+    )]
+    FeedSigned,
+    #[error(
         "the feed last published schema_version {published}, but the installed capture is schema_version \
          {installed}: a feed's layout never goes back; install the newer capture again (nothing was cut)"
     )]

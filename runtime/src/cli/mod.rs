@@ -170,6 +170,10 @@ enum Command {
         /// and new keys sign side by side), as index.xml.minisig.
         #[arg(long, value_name = "FILE")]
         sign_key: Vec<std::path::PathBuf>,
+        /// Stop signing a signed feed (removes index.xml.minisig; replicas that check the
+        /// signature then refuse the feed). Without --sign-key, a signed feed is otherwise refused.
+        #[arg(long, conflicts_with = "sign_key")]
+        unsigned: bool,
         /// With --every: serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9187).
         #[arg(long, value_name = "ADDR", requires = "every")]
         metrics: Option<String>,
@@ -196,6 +200,10 @@ enum Command {
         /// and new keys sign side by side), as index.xml.minisig.
         #[arg(long, value_name = "FILE")]
         sign_key: Vec<std::path::PathBuf>,
+        /// Stop signing a signed feed (removes index.xml.minisig; replicas that check the
+        /// signature then refuse the feed). Without --sign-key, a signed feed is otherwise refused.
+        #[arg(long, conflicts_with = "sign_key")]
+        unsigned: bool,
     },
     /// Creates the replicated tables (and their schemas) on a new mirror's empty database.
     Init(DbArg),
@@ -477,6 +485,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             no_vacuum,
             resync,
             sign_key,
+            unsigned,
             metrics: metrics_addr,
         } => {
             let sign_keys = sign_keys(&sign_key)?;
@@ -491,6 +500,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 vacuum: !no_vacuum,
                 new_feed: false,
                 resync,
+                unsigned,
             };
             let stop = stop_flag();
             let metrics = metrics::for_dump();
@@ -596,6 +606,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             compression,
             new_feed,
             sign_key,
+            unsigned,
         } => {
             let opts = DumpOptions {
                 sign_keys: sign_keys(&sign_key)?,
@@ -607,6 +618,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 vacuum: true,
                 new_feed,
                 resync: Vec::new(),
+                unsigned,
             };
             let mut master = Master::connect(&db.db, schema, opts, false)?;
             let bar = ProgressBar::start(&master.tally, show_progress);

@@ -48,6 +48,9 @@ pub struct DumpOptions {
     pub resync: Vec<String>,
     /// Sign every index.xml with these keys (`index.xml.minisig`); none: unsigned.
     pub sign_keys: Arc<Vec<SigningKey>>,
+    /// With no `sign_keys`, stop signing a feed that is signed (`--unsigned`); without it such a
+    /// feed is refused, since replicas that check its signature would refuse it from then on.
+    pub unsigned: bool,
 }
 
 impl DumpOptions {
@@ -62,6 +65,7 @@ impl DumpOptions {
             new_feed: false,
             resync: Vec::new(),
             sign_keys: Arc::default(),
+            unsigned: false,
         }
     }
 }
@@ -106,6 +110,14 @@ impl Master {
             ));
         }
         let feed = Feed::open(&opts.out)?;
+        if opts.sign_keys.is_empty()
+            && !opts.unsigned
+            && feed
+                .read_published(crate::signing::SIGNATURE_FILE)?
+                .is_some()
+        {
+            return Err(Error::FeedSigned);
+        }
         if opts.new_feed {
             identity::start_new(&mut client, &feed)?;
         }
