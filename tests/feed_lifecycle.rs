@@ -252,6 +252,21 @@ fn reinstalled_capture_is_a_new_feed_that_replicas_refuse_until_they_import() {
         "{err}"
     );
     assert_eq!(before, env.replica_digest(), "a refusal changes nothing");
+    // `status` against the new feed says the same, exit 1, instead of "0 packets behind" (its
+    // serials say nothing of this replica; found by an operator review).
+    let err = env.mirror_fails(
+        &[
+            "status",
+            "--db",
+            &env.replica,
+            "--from",
+            env.feed(),
+            "--max-lag",
+            "1h",
+        ],
+        1,
+    );
+    assert!(err.contains("follows feed"), "{err}");
     import_replacing(&env);
     work.run(&mut master, 30, true);
     env.dump();

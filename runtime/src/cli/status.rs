@@ -38,6 +38,8 @@ pub(super) fn print(
         Some(source) => {
             let index = source.index()?;
             crate::replica::check_signed_index(source, &index, position.as_ref(), false)?;
+            // Another feed's index says nothing of this replica: it would look caught up.
+            crate::replica::check_followed_feed(source, &index, position.as_ref())?;
             Some(index)
         }
         None => None,

@@ -60,16 +60,8 @@ impl Replica {
         if let Some(p) = &position {
             self.layout_of(p.schema_version, &p.fingerprint, "the replica's position")?;
         }
+        super::check_followed_feed(source, &index, position.as_ref())?;
         let feed = index.feed.as_ref().map(|f| f.id.clone());
-        if let Some(followed) = position.as_ref().and_then(|p| p.feed.clone()) {
-            if feed.as_deref() != Some(followed.as_str()) {
-                return Err(Error::OtherFeed {
-                    feed: source.describe(""),
-                    followed,
-                    found: feed,
-                });
-            }
-        }
         // What the next packet must name as its feed and its predecessor.
         let mut chain = Chain {
             feed,

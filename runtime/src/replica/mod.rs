@@ -213,6 +213,24 @@ fn begin<'a>(
     Ok(tx)
 }
 
+/// Refuses an index of another feed than the one `position` follows (a position written by an
+/// older binary names none).
+pub(crate) fn check_followed_feed(
+    source: &crate::source::Source,
+    index: &crate::index::Index,
+    position: Option<&position::Position>,
+) -> Result<()> {
+    let found = index.feed.as_ref().map(|f| f.id.clone());
+    match position.and_then(|p| p.feed.clone()) {
+        Some(followed) if found.as_deref() != Some(followed.as_str()) => Err(Error::OtherFeed {
+            feed: source.describe(""),
+            followed,
+            found,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What a replica refuses of a signed feed's index before trusting anything in it (`apply`
 /// refuses both always): another feed than the one it follows (unless `other_feed_allowed`,
 /// as for `import --replace`), and serials behind its position (a replayed older index).
