@@ -179,6 +179,20 @@ fn refuses_packets_that_lie() {
         &["packet 2", "serial 1"],
     );
     f.refused(
+        "rows",
+        |dir| {
+            // The index's row count, which bounds apply's batches, must be the packet's own.
+            let xml = feed::index(dir);
+            let old = packet_element(&xml, 2);
+            let rows: u64 = attr(&old, "rows").parse().unwrap();
+            set_index(
+                dir,
+                &xml.replace(&old, &with_attr(&old, "rows", &(rows + 2).to_string())),
+            );
+        },
+        &["packet 2", "rows, but the index lists it with"],
+    );
+    f.refused(
         "schema_version",
         |dir| {
             rewrite_packet(dir, 2, |t| {

@@ -209,6 +209,11 @@ impl<R: BufRead> PacketReader<R> {
         Ok(reader)
     }
 
+    /// The data lines read so far (all of them once the trailer is read).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
     pub fn header(&self) -> &PacketHeader {
         &self.header
     }

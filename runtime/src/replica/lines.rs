@@ -107,6 +107,18 @@ impl<'a, R: BufRead> PacketLines<'a, R> {
                     self.lines[seq as usize] += 1;
                     tally.add(1, bytes);
                 }
+                // The index's count must be the packet's own: batches are bounded by it.
+                Next::End if reader.rows() != entry.rows => {
+                    return Err(Error::PacketMismatch {
+                        serial: entry.serial,
+                        path: entry.path.clone(),
+                        reason: format!(
+                            "it holds {} rows, but the index lists it with {}",
+                            reader.rows(),
+                            entry.rows
+                        ),
+                    })
+                }
                 Next::End => self.current = None,
             }
         }
