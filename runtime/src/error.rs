@@ -147,6 +147,19 @@ pub enum Error {
         problems.join("; ")
     )]
     LiveTablesDiffer { problems: Vec<String> },
+    #[error(
+        "export {serial} is of schema_version {version}, but the replica's tables are not that layout \
+         ({}); nothing was changed. On a new mirror, make its tables with `init --schema-version \
+         {version}` (on an empty database) and import again: the packets after the export upgrade \
+         them to schema_version {binary}. Or import a newer export",
+        problems.join("; ")
+    )]
+    ImportLayout {
+        serial: u64,
+        version: u32,
+        binary: u32,
+        problems: Vec<String>,
+    },
     /// A replicated table or one of its partitions lacks its capture, or a partition went with
     /// its rows: writes may have gone uncaptured, so the cut refuses.
     #[error(

@@ -206,7 +206,15 @@ enum Command {
         unsigned: bool,
     },
     /// Creates the replicated tables (and their schemas) on a new mirror's empty database.
-    Init(DbArg),
+    Init {
+        #[command(flatten)]
+        db: DbArg,
+        /// Create the tables of this earlier schema_version (one this binary knows) instead of
+        /// its own: for a feed whose latest export is older, which `import` loads into tables of
+        /// its own version; the packets after it upgrade them.
+        #[arg(long, value_name = "N")]
+        schema_version: Option<u32>,
+    },
     /// Loads the feed's latest export into an empty replica and sets its position.
     Import {
         #[command(flatten)]
@@ -448,7 +456,18 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             );
             Ok(())
         }
-        Command::Init(DbArg { db }) => {
+        Command::Init {
+            db: DbArg { db },
+            schema_version,
+        } => {
+            let schema = match schema_version {
+                None => schema,
+                Some(v) => schema.layout(v).ok_or_else(|| Error::SchemaVersion {
+                    what: "--schema-version".into(),
+                    version: v,
+                    known: schema.known_versions(),
+                })?,
+            };
             let mut client = db::connect(&db)?;
             let summary = crate::replica::init(&mut client, schema)?;
             let schemas = if summary.schemas.is_empty() {

@@ -73,6 +73,9 @@ impl Replica {
 
         let mut tx = super::begin(&mut self.client, schema, self.mode)?;
         let existing = position::lock(&mut tx)?;
+        if existing.is_none() && schema.version != self.schema.version {
+            check_tables_are_of(&mut tx, schema, self.schema, export.serial)?;
+        }
         // `import --replace` of a newer version's export over tables of an older one this
         // binary knows: the tables are upgraded first, in this transaction (every one of them is
         // replaced, so every change counts as reloaded).
@@ -256,4 +259,48 @@ fn load_table(
         .finish()
         .context(|| format!("cannot load {}", table.display_name()))?;
     Ok(rows)
+}
+
+/// A new mirror's tables must be of the export's layout: as this binary's `init` makes them
+/// they are of its own version, and an export of an earlier one cannot go into them (a NOT NULL
+/// column it lacks fails the COPY; one it lacks that allows NULL, or a table it lacks, would
+/// leave the next upgrade stuck on what it finds already there).
+fn check_tables_are_of(
+    tx: &mut Transaction,
+    layout: &'static crate::def::SchemaDef,
+    binary: &'static crate::def::SchemaDef,
+    serial: u64,
+) -> Result<()> {
+    let refuse = |problems| Error::ImportLayout {
+        serial,
+        version: layout.version,
+        binary: binary.version,
+        problems,
+    };
+    match crate::master::live_tables::check(tx, layout) {
+        Err(Error::LiveTablesDiffer { problems }) => return Err(refuse(problems)),
+        other => other?,
+    }
+    // Tables that also hold what only the newer layout has (a table, a column, a new name)
+    // were made for it. Without such an addition the check cannot tell them apart.
+    let adds = binary.tables.iter().any(|t| match layout.table(t.id) {
+        None => true,
+        Some(old) => {
+            (t.schema, t.name) != (old.schema, old.name)
+                || t.columns
+                    .iter()
+                    .any(|c| old.columns.iter().all(|o| o.name != c.name))
+        }
+    });
+    if !adds {
+        return Ok(());
+    }
+    match crate::master::live_tables::check(tx, binary) {
+        Err(Error::LiveTablesDiffer { .. }) => Ok(()),
+        Ok(()) => Err(refuse(vec![format!(
+            "they are schema_version {}'s, as this binary's `init` makes them",
+            binary.version
+        )])),
+        Err(e) => Err(e),
+    }
 }
