@@ -19,6 +19,13 @@ fn insert_artists(from: u32, to: u32) -> String {
     )
 }
 
+/// An empty first packet applied: the replica has a position, so rows planted in it afterwards
+/// are rows of a replica in service (a replica without one is not applied over rows).
+fn start_following(env: &Env) {
+    env.dump_with(&["--empty-packets"]);
+    env.apply();
+}
+
 fn straight(log: &str, table: &str) -> bool {
     log.contains(&format!("rows copied straight into {table}"))
 }
@@ -118,6 +125,7 @@ fn a_long_run_of_new_rows_goes_straight_into_its_table_unless_the_table_holds_on
 #[test]
 fn a_table_without_a_unique_key_or_with_a_rule_takes_every_row_through_the_stage() {
     let env = Env::new("direct_copy_refused");
+    start_following(&env);
     let mut master = env.connect_master();
     let mut replica = env.connect_replica();
     replica
@@ -191,6 +199,7 @@ fn long_runs_of_new_rows_mixed_with_changes_apply_as_the_master_has_them() {
 #[test]
 fn an_inheritance_child_holding_an_added_key_sends_every_row_through_the_stage() {
     let env = Env::new("direct_01");
+    start_following(&env);
     let mut master = env.connect_master();
     let replica = || env.connect_replica();
     replica()
@@ -333,6 +342,7 @@ fn deferrable_unique_constraints_apply_as_the_master_has_them() {
 #[test]
 fn a_unique_index_on_the_key_with_included_columns_serves_as_the_primary_key() {
     let env = Env::new("direct_05");
+    start_following(&env);
     env.connect_replica()
         .batch_execute(
             "ALTER TABLE artist DROP CONSTRAINT artist_pkey; \
@@ -361,6 +371,7 @@ fn a_unique_index_on_the_key_with_included_columns_serves_as_the_primary_key() {
 #[test]
 fn partial_expression_and_other_collation_indexes_do_not_count() {
     let env = Env::new("direct_06");
+    start_following(&env);
     let mut master = env.connect_master();
     env.connect_replica()
         .batch_execute(
@@ -394,6 +405,7 @@ fn partial_expression_and_other_collation_indexes_do_not_count() {
 #[test]
 fn a_before_insert_trigger_of_the_replica_sees_the_rows_the_merge_deletes() {
     let env = Env::new("direct_07");
+    start_following(&env);
     env.connect_replica()
         .batch_execute(
             "CREATE FUNCTION skip_held() RETURNS trigger LANGUAGE plpgsql AS $$ \
@@ -475,6 +487,7 @@ fn a_batch_of_straight_rows_removed_added_back_and_updated_applies_every_version
 #[test]
 fn multi_column_keys_in_either_index_order() {
     let env = Env::new("direct_09");
+    start_following(&env);
     let mut master = env.connect_master();
     env.connect_replica()
         .batch_execute(
@@ -594,6 +607,7 @@ fn a_reload_goes_straight_into_the_emptied_table() {
 #[test]
 fn a_case_insensitive_key_collation_agrees_with_the_merge() {
     let env = Env::new("direct_13");
+    start_following(&env);
     let mut replica = env.connect_replica();
     replica
         .batch_execute(
@@ -701,6 +715,7 @@ fn a_batch_that_falls_back_keeps_every_packet() {
 #[test]
 fn an_identity_key_and_a_wider_primary_key() {
     let env = Env::new("direct_15");
+    start_following(&env);
     env.connect_replica()
         .batch_execute(
             "ALTER TABLE artist ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY; \

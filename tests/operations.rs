@@ -80,6 +80,48 @@ fn apply_and_import_against_the_master_refuse_and_change_nothing() {
     assert!(lines[0].contains("\tNEW\t"), "{lines:?}");
 }
 
+/// A replica that lost its position (its replgen schema dropped, say by `uninstall --forget-position`)
+/// is not applied from packet 1 over its rows: that left rows of its own beside the master's
+/// (found by an operator review). `uninstall` itself refuses on a replica unless told.
+#[test]
+fn a_replica_without_a_position_is_not_applied_over_its_rows() {
+    let env = Env::new("ops_lost_position");
+    let mut master = env.connect_master();
+    insert_area(&mut master, 900_001, "first");
+    env.dump();
+    env.apply();
+    // A dump against the replica says what it is (it used to say to run `install` there).
+    let err = env.mirror_fails(&["dump", "--db", &env.replica, "--out", env.feed()], 1);
+    assert!(
+        err.contains("is a replica (at packet 1) with no change capture"),
+        "{err}"
+    );
+    let err = env.mirror_fails(&["uninstall", "--db", &env.replica], 1);
+    assert!(err.contains("is a replica (at packet 1)"), "{err}");
+    env.mirror_ok(&["uninstall", "--db", &env.replica, "--forget-position"]);
+    let before = env.replica_digest();
+    let err = env.mirror_fails(&["apply", "--db", &env.replica, "--from", env.feed()], 1);
+    assert!(
+        err.contains("has no position, but public.area has rows"),
+        "{err}"
+    );
+    assert_eq!(env.replica_digest(), before);
+    // The way forward it names.
+    env.mirror_ok(&["export", "--db", &env.master, "--out", env.feed()]);
+    env.mirror_ok(&[
+        "import",
+        "--replace",
+        "--db",
+        &env.replica,
+        "--from",
+        env.feed(),
+    ]);
+    insert_area(&mut master, 900_002, "second");
+    env.dump();
+    env.apply();
+    env.assert_identical();
+}
+
 #[test]
 fn a_cascading_mirror_applies_with_cascade_and_its_capture_publishes_it() {
     let env = Env::new("ops_cascade");

@@ -135,14 +135,7 @@ fn a_signed_feed_applies_with_its_key_over_a_folder_and_http() {
         assert!(err.contains("the feed is signed"), "{err}");
         assert_eq!(feed::index(env.feed.path()), after);
     }
-    env.mirror_ok(&[
-        "dump",
-        "--db",
-        &env.master,
-        "--out",
-        env.feed(),
-        "--unsigned",
-    ]);
+    env.dump_with(&["--unsigned"]);
     assert!(!env.feed.path().join("index.xml.minisig").exists());
     env.mirror_ok(&["apply", "--db", &env.replica, "--from", env.feed()]);
     env.assert_identical();

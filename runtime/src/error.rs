@@ -54,6 +54,12 @@ pub enum Error {
     #[error("change capture is not installed in this database; run the `install` command (or the generated migration) first")]
     NotInstalled,
     #[error(
+        "this database is a replica (at packet {serial}) with no change capture: `dump` and `export` \
+         run against the master. (A cascading mirror, which republishes what it applies, has capture \
+         installed beside its position: `install` here, then `apply --cascade`)"
+    )]
+    NotInstalledOnReplica { serial: u64 },
+    #[error(
         "the database's capture is for schema_version {installed_version} (fingerprint {}), a layout this binary \
          does not know (it knows schema_version {known}); {}",
         short(installed_fingerprint),
@@ -101,8 +107,10 @@ pub enum Error {
     #[error(
         "packet {serial} was published into {folder}, but its file {path} is missing: this folder is not, \
          or no longer, this database's feed (wiped, restored from an old backup, or the wrong --out). \
-         Point --out at the feed's folder, or start a new feed in this one with `export --new-feed` \
-         (its replicas then `import --replace` the new feed's export)"
+         Point --out at the feed's folder; or put the missing files back (from the folder a dump \
+         wrote them into by mistake, or a backup: each must match the sha256 the index lists); or \
+         start a new feed in this one with `export --new-feed` (its replicas then `import --replace` \
+         the new feed's export)"
     )]
     PublishedFileMissing {
         serial: u64,
@@ -256,6 +264,18 @@ pub enum Error {
     NoExport { feed: String },
     #[error("the replica is not empty ({reason}); import loads only into empty tables, or pass --replace to overwrite them")]
     NotEmpty { reason: String },
+    #[error(
+        "the replica has no position, but {table} has rows: applying from the first packet over rows \
+         from elsewhere would leave it unlike the master. Import the feed's export (`import \
+         --replace` overwrites the tables); nothing was changed"
+    )]
+    RowsWithoutPosition { table: String },
+    #[error(
+        "this database is a replica (at packet {serial}): uninstall drops replgen's state, its \
+         position with it, and the replica could then only start again from an export. Nothing was \
+         changed; pass --forget-position to do it all the same"
+    )]
+    UninstallReplica { serial: u64 },
     /// `apply` or `import` pointed at a database with change capture installed.
     #[error(
         "this database publishes a feed (change capture is installed: replgen.meta exists), so it is a master \

@@ -194,7 +194,14 @@ impl Env {
     }
 
     pub fn dump(&self) -> String {
-        self.mirror_ok(&["dump", "--db", &self.master, "--out", self.feed()])
+        self.dump_with(&[])
+    }
+
+    /// `dump` of the master into the feed with `extra` arguments.
+    pub fn dump_with(&self, extra: &[&str]) -> String {
+        let mut args = vec!["dump", "--db", &self.master, "--out", self.feed()];
+        args.extend_from_slice(extra);
+        self.mirror_ok(&args)
     }
 
     pub fn apply(&self) -> String {

@@ -125,7 +125,14 @@ enum Command {
     /// Installs change capture on the master (the generated install migration).
     Install(DbArg),
     /// Removes change capture and replgen's state from the database.
-    Uninstall(DbArg),
+    Uninstall {
+        #[command(flatten)]
+        db: DbArg,
+        /// Also on a database that is a replica too (a cascading mirror): its position goes
+        /// with replgen's state, and it can then only start again from an export.
+        #[arg(long)]
+        forget_position: bool,
+    },
     /// Writes a new minisign key pair for signing the feed (unencrypted, like `minisign -G -W`;
     /// the secret key file is private, 0600). Never overwrites a file.
     Keygen {
@@ -485,7 +492,15 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             );
             Ok(())
         }
-        Command::Uninstall(DbArg { db }) => {
+        Command::Uninstall {
+            db: DbArg { db },
+            forget_position,
+        } => {
+            if !forget_position {
+                if let Some(p) = crate::replica::Replica::position_of(&db)? {
+                    return Err(Error::UninstallReplica { serial: p.serial });
+                }
+            }
             let mut client = db::connect(&db)?;
             client
                 .batch_execute(schema.uninstall_sql)

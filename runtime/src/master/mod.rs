@@ -100,7 +100,16 @@ impl Master {
     ) -> Result<Master> {
         let mut client = db::connect(db)?;
         let binary = schema;
-        let schema = capture::installed_layout(&mut client, binary)?;
+        let schema = match capture::installed_layout(&mut client, binary) {
+            // A replica pointed at by mistake: `install` here is not the way forward.
+            Err(Error::NotInstalled) => {
+                return Err(match crate::replica::Replica::position_of(db)? {
+                    Some(p) => Error::NotInstalledOnReplica { serial: p.serial },
+                    None => Error::NotInstalled,
+                })
+            }
+            other => other?,
+        };
         client
             .batch_execute(&sql::plain("state"))
             .context(|| "cannot create replgen's state tables".into())?;

@@ -47,6 +47,42 @@ struct Chain {
 
 impl Replica {
     /// Applies every packet the source lists after the replica's position, in serial order.
+    /// A replica without a position starts at packet 1 only from empty tables: rows there came
+    /// from elsewhere (a lost position, an import of another feed, a hand-made copy), and
+    /// applying over them would leave the replica silently unlike the master.
+    fn check_empty_without_position(&mut self, first: &Entry) -> Result<()> {
+        let Some(layout) = self.schema.layout(first.schema_version) else {
+            return Ok(()); // refused with its own message when the packet is read
+        };
+        for table in layout.tables {
+            let exists: bool = self
+                .client
+                .query_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[&replgen_schema::capture::qualified_name(
+                        table.schema,
+                        table.name,
+                    )],
+                )
+                .context(|| format!("cannot look for {}", table.display_name()))?
+                .get(0);
+            if !exists {
+                continue;
+            }
+            let has_rows: bool = self
+                .client
+                .query_one(&sql::for_table("has_rows", table), &[])
+                .context(|| format!("cannot read {}", table.display_name()))?
+                .get(0);
+            if has_rows {
+                return Err(Error::RowsWithoutPosition {
+                    table: table.display_name(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// `progress` is called after each packet with (applied so far, total pending).
     pub fn apply(
         &mut self,
@@ -99,6 +135,9 @@ impl Replica {
                     has_position: position.is_some(),
                 });
             }
+        }
+        if let (None, Some(first)) = (&position, pending.first()) {
+            self.check_empty_without_position(first)?;
         }
         let total = pending.len() as u64;
         self.tally.start(pending.iter().map(|p| p.rows).sum());
