@@ -46,7 +46,6 @@ struct Chain {
 }
 
 impl Replica {
-    /// Applies every packet the source lists after the replica's position, in serial order.
     /// A replica without a position starts at packet 1 only from empty tables: rows there came
     /// from elsewhere (a lost position, an import of another feed, a hand-made copy), and
     /// applying over them would leave the replica silently unlike the master.
@@ -83,6 +82,7 @@ impl Replica {
         Ok(())
     }
 
+    /// Applies every packet the source lists after the replica's position, in serial order.
     /// `progress` is called after each packet with (applied so far, total pending).
     pub fn apply(
         &mut self,
