@@ -7,11 +7,6 @@ use crate::def::SchemaDef;
 use crate::error::{Context, Error, Result};
 use crate::sql;
 
-/// The layout of the database's capture: this binary's own or one of its earlier layouts (a
-/// binary deployed before its install migration ran keeps cutting the installed version).
-/// Refuses a layout this binary does not know. Only a missing `replgen.meta` means "not
-/// installed"; any other failure (permission denied, a lost connection, a timeout) is reported
-/// as itself.
 /// Refuses to install this binary's capture over a newer one (an older binary run by mistake
 /// would take the feed back to a layout it has left, and every later cut would refuse).
 pub fn check_not_newer(client: &mut impl GenericClient, schema: &'static SchemaDef) -> Result<()> {

@@ -243,18 +243,13 @@ pub(crate) fn check_signed_index(
     let Some(position) = position.filter(|_| source.requires_signature()) else {
         return Ok(());
     };
-    let found = index.feed.as_ref().map(|f| f.id.clone());
-    if let Some(followed) = &position.feed {
-        if found.as_deref() != Some(followed.as_str()) {
-            if other_feed_allowed {
-                return Ok(());
-            }
-            return Err(Error::OtherFeed {
-                feed: source.describe(""),
-                followed: followed.clone(),
-                found,
-            });
-        }
+    if let Err(other_feed) = check_followed_feed(source, index, Some(position)) {
+        // Then the serials of the old feed say nothing of the new one's.
+        return if other_feed_allowed {
+            Ok(())
+        } else {
+            Err(other_feed)
+        };
     }
     let newest = index
         .newest_serial()
