@@ -301,22 +301,19 @@ fn mirrors_follow_two_schema_changes_without_a_reimport() {
     // A new mirror while the latest export is still version 1's: its tables, as the newest
     // binary's `init` makes them, are version 3's, and the import says how to start instead
     // (it used to fail on a NOT NULL column, or succeed and leave the upgrade stuck).
-    let late = {
-        let name = Cluster::unique_name("evolve_late");
+    let empty_mirror = |name: &str| {
+        let name = Cluster::unique_name(name);
         let db = cluster.create_database(&name);
         Mirror { name, db }
     };
+    let late = empty_mirror("evolve_late");
     ok(3, &["init", "--db", &late.db]);
     let refused = fails(3, &["import", "--db", &late.db, "--from", feed_s], 1);
     assert!(
         refused.contains("is of schema_version 1") && refused.contains("init --schema-version 1"),
         "{refused}"
     );
-    let late = {
-        let name = Cluster::unique_name("evolve_late_v1");
-        let db = cluster.create_database(&name);
-        Mirror { name, db }
-    };
+    let late = empty_mirror("evolve_late_v1");
     ok(3, &["init", "--db", &late.db, "--schema-version", "1"]);
     ok(3, &["import", "--db", &late.db, "--from", feed_s]);
     late.apply(3, &feed);
