@@ -110,6 +110,14 @@ impl MigrationStyle {
             MigrationStyle::Sqlx => format!("{n}_replgen_capture.sql"),
         }
     }
+
+    /// A capture revision's file name for migration number `n` (see [`Layout::migrations`]).
+    pub fn revision_file_name(self, n: u64) -> String {
+        match self {
+            MigrationStyle::Refinery => format!("V{n}__replgen_capture_revision.sql"),
+            MigrationStyle::Sqlx => format!("{n}_replgen_capture_revision.sql"),
+        }
+    }
 }
 
 /// The `migrations:` key: the naming style and the current version's migration number.
@@ -127,12 +135,35 @@ pub struct Layout {
     pub schema: Schema,
     /// The fingerprint recorded in the file.
     pub fingerprint: String,
-    /// The install migration's file name, relative to the migrations folder.
-    pub migration_file: String,
-    /// The sha256 (hex) of that migration's bytes.
-    pub migration_sha256: String,
+    /// The version's install migrations, never empty: the first is the one the version was
+    /// published with; each later one a capture revision, written when a newer replgen renders
+    /// the same layout's capture differently (a published migration is never rewritten).
+    pub migrations: Vec<PublishedMigration>,
     /// The sha256 (hex) of the previous version's layout file, when there is one.
     pub previous_sha256: Option<String>,
+}
+
+impl Layout {
+    /// The migration the version was published with.
+    pub fn first_migration(&self) -> &PublishedMigration {
+        &self.migrations[0]
+    }
+
+    /// The newest install migration: the capture a master of this version should have.
+    pub fn newest_migration(&self) -> &PublishedMigration {
+        self.migrations
+            .last()
+            .expect("a layout records at least one migration")
+    }
+}
+
+/// One install migration as a layout file records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedMigration {
+    /// The file name, relative to the migrations folder.
+    pub file: String,
+    /// The sha256 (hex) of its bytes.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

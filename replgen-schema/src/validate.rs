@@ -6,8 +6,8 @@ use crate::names::{check_identifier, parse_table_name};
 use crate::types::parse_type_name;
 use crate::yaml::{self, Kind, Node, Pos};
 use crate::{
-    BaseType, Column, EnumType, Layout, MigrationStyle, Migrations, Schema, SchemaError,
-    SchemaErrors, SqlType, Table,
+    BaseType, Column, EnumType, Layout, MigrationStyle, Migrations, PublishedMigration, Schema,
+    SchemaError, SchemaErrors, SqlType, Table,
 };
 
 struct Ctx<'a> {
@@ -125,6 +125,7 @@ const LAYOUT_KEYS: &[&str] = &[
     "schema_version",
     "fingerprint",
     "migration",
+    "revisions",
     "previous_layout_sha256",
     "retired_ids",
     "types",
@@ -183,36 +184,67 @@ pub(crate) fn parse_layout(src: &str, file: &str) -> Result<Layout, SchemaErrors
                 cx.err(root.pos, "migration is missing");
                 None
             }
-            Some(n) => {
-                let m = cx.fields(n, "migration", &["file", "sha256"])?;
-                let file = match m.get("file") {
-                    Some(v) => cx.string(v, "migration file"),
-                    None => {
-                        cx.err(n.pos, "migration: file is missing");
-                        None
-                    }
-                };
-                let sum = match m.get("sha256") {
-                    Some(v) => sha(&mut cx, v, "migration sha256"),
-                    None => {
-                        cx.err(n.pos, "migration: sha256 is missing");
-                        None
-                    }
-                };
-                file.zip(sum)
-            }
+            Some(n) => published_migration(&mut cx, n, "migration"),
+        };
+        let revisions = match f.get("revisions") {
+            None => Some(Vec::new()),
+            Some(n) => match &n.kind {
+                Kind::Seq(items) => items
+                    .iter()
+                    .map(|item| published_migration(&mut cx, item, "revisions"))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>(),
+                _ => {
+                    cx.err(
+                        n.pos,
+                        format!("revisions must be a list, found {}", n.describe()),
+                    );
+                    None
+                }
+            },
         };
         let schema = top(&mut cx, &root, &f)?;
-        let (migration_file, migration_sha256) = migration?;
+        let mut migrations = vec![migration?];
+        migrations.extend(revisions?);
         Some(Layout {
             schema,
             fingerprint: fingerprint?,
-            migration_file,
-            migration_sha256,
+            migrations,
             previous_sha256: previous?,
         })
     });
     finish(cx, layout)
+}
+
+/// A layout file's `{ file: NAME, sha256: HEX }` of one install migration.
+fn published_migration(cx: &mut Ctx, node: &Node, what: &str) -> Option<PublishedMigration> {
+    let m = cx.fields(node, what, &["file", "sha256"])?;
+    let file = match m.get("file") {
+        Some(v) => cx.string(v, &format!("{what} file")),
+        None => {
+            cx.err(node.pos, format!("{what}: file is missing"));
+            None
+        }
+    };
+    let sha256 = match m.get("sha256") {
+        Some(v) => match cx.string(v, &format!("{what} sha256")) {
+            Some(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => Some(s),
+            Some(_) => {
+                cx.err(v.pos, format!("{what} sha256 must be a sha256 in hex"));
+                None
+            }
+            None => None,
+        },
+        None => {
+            cx.err(node.pos, format!("{what}: sha256 is missing"));
+            None
+        }
+    };
+    Some(PublishedMigration {
+        file: file?,
+        sha256: sha256?,
+    })
 }
 
 /// `migrations: { style: refinery|sqlx, number: N }`.

@@ -63,6 +63,32 @@ pub enum GenerateError {
         previous_version: u32,
         previous: u64,
     },
+    #[error(
+        "this replgen writes the capture of schema_version {version} differently from \
+         {published}, which was published with it; a published migration is never rewritten, so \
+         the new capture goes out as a capture revision, a migration of its own, and its number \
+         must sort after every migration the database has run (greater than {highest}, the \
+         highest here): run `replgen generate --migration-number N`. If schema_version {version} \
+         was never installed anywhere, deleting {published} and {} and generating again writes \
+         it afresh instead",
+        .layout.display()
+    )]
+    RevisionNeedsNumber {
+        version: u32,
+        published: String,
+        highest: u64,
+        layout: PathBuf,
+    },
+    #[error(
+        "the capture revision of schema_version {version} must have a migration number greater \
+         than {highest} (the highest published or in the migrations folder), not {number}, so \
+         that it runs after them: pass a higher --migration-number"
+    )]
+    RevisionNumberNotAfter {
+        version: u32,
+        number: u64,
+        highest: u64,
+    },
     #[error("the migration number {number} is out of range; {style} migration numbers go from 1 to {max}")]
     NumberOutOfRange {
         number: u64,
@@ -101,6 +127,8 @@ impl GenerateError {
             | GenerateError::MigrationRenamed { .. }
             | GenerateError::NumberNotAfter { .. }
             | GenerateError::NumberOutOfRange { .. }
+            | GenerateError::RevisionNeedsNumber { .. }
+            | GenerateError::RevisionNumberNotAfter { .. }
             | GenerateError::IdReused { .. }
             | GenerateError::RenamedFromUnknown { .. } => 2,
             _ => 1,

@@ -2,13 +2,14 @@
 //! beside the migrations. Each records its fingerprint, its install migration's file name and
 //! sha256, the sha256 of the previous version's layout file, and the ids retired so far.
 //!
-//! The current version's layout file and migration are regenerated like any output; those of
-//! earlier versions are never rewritten, and [`verify`] reports any that changed.
+//! The current version's layout file and newest migration are regenerated like any output; a
+//! published migration is never rewritten (a newer replgen's capture goes out as a revision, a
+//! migration of its own), and [`verify`] reports any that changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use replgen_schema::{Layout, Schema, SchemaErrors};
+use replgen_schema::{Layout, PublishedMigration, Schema, SchemaErrors};
 use sha2::{Digest, Sha256};
 
 use crate::introspect::{render_spec_table, render_types, yaml_scalar};
@@ -108,7 +109,7 @@ pub fn load(sql_out: &Path) -> Result<History, HistoryError> {
 }
 
 /// Every way the committed history differs from what was published, one sentence each. The
-/// migration of `current` (regenerated as an output) is not checked here.
+/// newest migration of `current` (regenerated as an output) is not checked here.
 pub fn verify(history: &History, sql_out: &Path, current: u32) -> Vec<String> {
     let mut problems = Vec::new();
     let mut previous: Option<&Published> = None;
@@ -131,32 +132,50 @@ pub fn verify(history: &History, sql_out: &Path, current: u32) -> Vec<String> {
                 ));
             }
         }
-        if v != current {
-            let mpath = sql_out.join(&p.layout.migration_file);
-            match std::fs::read(&mpath) {
-                Ok(bytes) => {
-                    let actual = sha256_hex(&bytes);
-                    if actual != p.layout.migration_sha256 {
-                        problems.push(format!(
-                            "{} (the install migration of schema_version {v}) differs from the one \
-                             published (sha256 {} recorded in {name}, the file's is {actual}); \
-                             migration tools refuse a changed migration: restore it from version \
-                             control",
-                            mpath.display(),
-                            p.layout.migration_sha256
-                        ));
-                    }
-                }
-                Err(e) => problems.push(format!(
-                    "{} (the install migration of schema_version {v}, recorded in {name}) cannot \
-                     be read: {e}; restore it from version control",
-                    mpath.display()
-                )),
+        // The current version's newest migration is an output; generate checks it itself.
+        let checked = if v == current {
+            &p.layout.migrations[..p.layout.migrations.len() - 1]
+        } else {
+            &p.layout.migrations[..]
+        };
+        for m in checked {
+            if let Some(problem) = migration_problem(sql_out, m, v, &name.to_string()) {
+                problems.push(problem);
             }
         }
         previous = Some(p);
     }
     problems
+}
+
+/// How the migration `m` of schema_version `v` (recorded in the layout file `layout`) differs
+/// from what was published, if it does.
+pub fn migration_problem(
+    sql_out: &Path,
+    m: &PublishedMigration,
+    v: u32,
+    layout: &str,
+) -> Option<String> {
+    let mpath = sql_out.join(&m.file);
+    match std::fs::read(&mpath) {
+        Ok(bytes) => {
+            let actual = sha256_hex(&bytes);
+            (actual != m.sha256).then(|| {
+                format!(
+                    "{} (an install migration of schema_version {v}) differs from the one \
+                     published (sha256 {} recorded in {layout}, the file's is {actual}); \
+                     migration tools refuse a changed migration: restore it from version control",
+                    mpath.display(),
+                    m.sha256
+                )
+            })
+        }
+        Err(e) => Some(format!(
+            "{} (an install migration of schema_version {v}, recorded in {layout}) cannot be \
+             read: {e}; restore it from version control",
+            mpath.display()
+        )),
+    }
 }
 
 /// The leading integer of a migration file name (`V12__x.sql` → 12, `2026_x.sql` → 2026).
@@ -196,11 +215,11 @@ pub fn retired_before(history: &History, below: u32) -> BTreeMap<u32, (u32, Stri
     retired
 }
 
-/// The layout file of `schema` (its migration `migration_file` with bytes `migration`).
+/// The layout file of `schema`, published with `migrations` (the version's own first, then its
+/// capture revisions).
 pub fn render(
     schema: &Schema,
-    migration_file: &str,
-    migration: &[u8],
+    migrations: &[PublishedMigration],
     previous: Option<&Published>,
     retired: &BTreeSet<u32>,
 ) -> String {
@@ -213,11 +232,20 @@ pub fn render(
     ));
     y.push_str(&format!("schema_version: {v}\n"));
     y.push_str(&format!("fingerprint: {}\n", schema.fingerprint()));
-    y.push_str(&format!(
-        "migration: {{ file: {}, sha256: {} }}\n",
-        yaml_scalar(migration_file),
-        sha256_hex(migration)
-    ));
+    let record = |m: &PublishedMigration| {
+        format!("{{ file: {}, sha256: {} }}", yaml_scalar(&m.file), m.sha256)
+    };
+    let (first, revisions) = migrations.split_first().expect("a version has a migration");
+    y.push_str(&format!("migration: {}\n", record(first)));
+    if !revisions.is_empty() {
+        y.push_str(
+            "# Capture revisions: the same layout's capture as a newer replgen renders it.\n",
+        );
+        y.push_str("revisions:\n");
+        for m in revisions {
+            y.push_str(&format!("  - {}\n", record(m)));
+        }
+    }
     if let Some(p) = previous {
         y.push_str(&format!(
             "previous_layout_sha256: {}\n",

@@ -13,7 +13,7 @@ pub mod sql;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use replgen_schema::Schema;
+use replgen_schema::{PublishedMigration, Schema};
 
 pub use error::GenerateError;
 
@@ -68,7 +68,6 @@ pub fn generate(
             max: style.max_number(),
         });
     }
-    let install_name = install_file_name(schema);
     if let Some((&newest, _)) = history.versions.last_key_value() {
         if version < newest {
             return Err(GenerateError::VersionBehind {
@@ -78,34 +77,54 @@ pub fn generate(
             });
         }
     }
-    if let Some(p) = history.versions.get(&version) {
-        if p.layout.fingerprint != schema.fingerprint() {
-            return Err(GenerateError::LayoutChanged {
-                version,
-                layout: p.path.clone(),
-            });
-        }
-        if p.layout.migration_file != install_name {
-            return Err(GenerateError::MigrationRenamed {
-                version,
-                published: p.layout.migration_file.clone(),
-                wanted: install_name,
-            });
-        }
-    }
     let previous = history.versions.range(..version).next_back();
-    if let Some((&pv, p)) = previous {
-        if let Some(prev_number) = history::migration_number(&p.layout.migration_file) {
-            if number <= prev_number {
-                return Err(GenerateError::NumberNotAfter {
+    let install = sql::install(schema)?;
+    let install_sha = history::sha256_hex(install.as_bytes());
+    let migrations = match history.versions.get(&version) {
+        None => {
+            let number = match (schema.migrations.number, previous) {
+                (Some(n), _) => n,
+                // After a version with capture revisions, the default number sorts after them.
+                (None, Some((_, p))) if p.layout.migrations.len() > 1 => {
+                    history::migration_number(&p.layout.newest_migration().file)
+                        .map_or(number, |last| number.max(last + 1))
+                }
+                (None, _) => number,
+            };
+            if let Some((&pv, p)) = previous {
+                if let Some(prev_number) =
+                    history::migration_number(&p.layout.newest_migration().file)
+                {
+                    if number <= prev_number {
+                        return Err(GenerateError::NumberNotAfter {
+                            version,
+                            number,
+                            previous_version: pv,
+                            previous: prev_number,
+                        });
+                    }
+                }
+            }
+            vec![PublishedMigration {
+                file: style.file_name(number),
+                sha256: install_sha,
+            }]
+        }
+        Some(p) => {
+            if p.layout.fingerprint != schema.fingerprint() {
+                return Err(GenerateError::LayoutChanged {
                     version,
-                    number,
-                    previous_version: pv,
-                    previous: prev_number,
+                    layout: p.path.clone(),
                 });
             }
+            published_migrations(schema, &history, p, paths, install_sha)?
         }
-    }
+    };
+    let install_name = migrations
+        .last()
+        .expect("a version has a migration")
+        .file
+        .clone();
     check_renames(schema, previous.map(|(&v, p)| (v, &p.layout.schema)))?;
     let retired_before = history::retired_before(&history, version);
     for t in &schema.tables {
@@ -128,7 +147,6 @@ pub fn generate(
         }
     }
 
-    let install = sql::install(schema)?;
     let uninstall = sql::uninstall(schema)?;
     let schema_attr = schema_attr_path(&paths.schema, &paths.rust_out);
     let install_path = paths.sql_out.join(&install_name);
@@ -149,19 +167,119 @@ pub fn generate(
         &relative_to_file(&paths.rust_out, &uninstall_path),
         &earlier,
     )?;
-    let layout = history::render(
-        schema,
-        &install_name,
-        install.as_bytes(),
-        previous.map(|(_, p)| p),
-        &retired,
-    );
+    let layout = history::render(schema, &migrations, previous.map(|(_, p)| p), &retired);
     let mut out = BTreeMap::new();
     out.insert(install_path, install.into_bytes());
     out.insert(uninstall_path, uninstall.into_bytes());
     out.insert(layout_path, layout.into_bytes());
     out.insert(paths.rust_out.clone(), module.into_bytes());
     Ok(out)
+}
+
+/// The install migrations of a version already published, the one this run writes last: the
+/// newest as recorded when this replgen renders the same capture, or else a new capture
+/// revision after it (a published migration is never rewritten: migration tools refuse it).
+fn published_migrations(
+    schema: &Schema,
+    history: &history::History,
+    p: &history::Published,
+    paths: &Paths,
+    install_sha: String,
+) -> Result<Vec<PublishedMigration>, GenerateError> {
+    let version = schema.schema_version;
+    let recorded = &p.layout.migrations;
+    let newest = p.layout.newest_migration();
+    let given = schema.migrations.number;
+    let own_number = |n: u64| {
+        recorded
+            .iter()
+            .any(|m| history::migration_number(&m.file) == Some(n))
+    };
+    if newest.sha256 == install_sha {
+        // The number may name the version's own migration or any of its revisions.
+        let style = schema.migrations.style;
+        // Without a number, the version's own (which may have followed a revision's).
+        let n = given
+            .or_else(|| history::migration_number(&p.layout.first_migration().file))
+            .unwrap_or(version as u64);
+        let wanted = style.file_name(n);
+        if !recorded
+            .iter()
+            .any(|m| m.file == wanted || m.file == style.revision_file_name(n))
+        {
+            return Err(GenerateError::MigrationRenamed {
+                version,
+                published: p.layout.first_migration().file.clone(),
+                wanted,
+            });
+        }
+        return Ok(recorded.clone());
+    }
+    // This replgen renders the layout's capture differently from the one published: the
+    // published file must be as recorded, and the new capture becomes a migration of its own.
+    let layout = p.path.display().to_string();
+    if let Some(problem) = history::migration_problem(&paths.sql_out, newest, version, &layout) {
+        return Err(GenerateError::HistoryChanged(vec![problem]));
+    }
+    // It runs after every migration replgen published and every one in the folder.
+    let highest = history
+        .versions
+        .values()
+        .flat_map(|v| v.layout.migrations.iter())
+        .filter_map(|m| history::migration_number(&m.file))
+        .chain(folder_migration_numbers(&paths.sql_out))
+        .max()
+        .unwrap_or(0);
+    let number = match given {
+        Some(n) if !own_number(n) => n,
+        // A number of the application's choosing (a timestamp, say) cannot be guessed.
+        Some(_) => {
+            return Err(GenerateError::RevisionNeedsNumber {
+                version,
+                published: newest.file.clone(),
+                highest,
+                layout: p.path.clone(),
+            })
+        }
+        None => highest + 1,
+    };
+    if number <= highest {
+        return Err(GenerateError::RevisionNumberNotAfter {
+            version,
+            number,
+            highest,
+        });
+    }
+    if number > schema.migrations.style.max_number() {
+        return Err(GenerateError::NumberOutOfRange {
+            number,
+            style: schema.migrations.style.as_str(),
+            max: schema.migrations.style.max_number(),
+        });
+    }
+    let mut migrations = recorded.clone();
+    migrations.push(PublishedMigration {
+        file: schema.migrations.style.revision_file_name(number),
+        sha256: install_sha,
+    });
+    Ok(migrations)
+}
+
+/// The numbers of the `.sql` files directly in the migrations folder (the application's own
+/// migrations may share it).
+fn folder_migration_numbers(sql_out: &Path) -> Vec<u64> {
+    let Ok(entries) = std::fs::read_dir(sql_out) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".sql")
+                .then(|| history::migration_number(&name))
+                .flatten()
+        })
+        .collect()
 }
 
 /// Each `renamed_from` must name a column of the table in the previous version, or be a rename

@@ -117,6 +117,16 @@ fn run(cli: Cli) -> ExitCode {
                 Ok(written) => {
                     for p in &written {
                         eprintln!("wrote {}", p.display());
+                        if p.to_string_lossy()
+                            .ends_with("_replgen_capture_revision.sql")
+                        {
+                            eprintln!(
+                                "  a capture revision: this replgen's capture for a schema_version \
+                                 already published, as a migration of its own (the published one \
+                                 is never rewritten); commit it and run it on the master like any \
+                                 migration, or with `mirror install`; pending changes are kept"
+                            );
+                        }
                     }
                     if written.is_empty() {
                         eprintln!("all {} outputs are up to date", files.len());

@@ -175,3 +175,148 @@ fn sqlx_naming_with_a_chosen_number() {
         .join("migrations/20260201000000_replgen_capture.sql")
         .is_file());
 }
+
+/// What an older replgen published for schema_version `v`: its install migration with other
+/// bytes (here, one more comment line), recorded in the layout file as published.
+fn publish_as_an_older_replgen(d: &Path, migration: &str, v: u32) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let path = d.join("migrations").join(migration);
+    let fresh = std::fs::read(&path).unwrap();
+    let mut older = b"-- written by an older replgen\n".to_vec();
+    older.extend_from_slice(&fresh);
+    std::fs::write(&path, &older).unwrap();
+    let layout = d.join(format!("migrations/layouts/v{v}.yaml"));
+    let text = std::fs::read_to_string(&layout).unwrap();
+    let text = text.replace(
+        &hex::encode(Sha256::digest(&fresh)),
+        &hex::encode(Sha256::digest(&older)),
+    );
+    std::fs::write(&layout, text).unwrap();
+    older
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_newer_replgens_capture_is_a_revision_and_the_published_migration_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("Cargo.toml"), "").unwrap();
+    std::fs::write(d.join("schema.yaml"), V1).unwrap();
+    assert_eq!(replgen(d, &["generate"]).status.code(), Some(0));
+    let fresh = std::fs::read(d.join("migrations/V1__replgen_capture.sql")).unwrap();
+    let older = publish_as_an_older_replgen(d, "V1__replgen_capture.sql", 1);
+    // The application's own migration in the same folder: the revision sorts after it too.
+    std::fs::write(d.join("migrations/V7__add_index.sql"), "SELECT 1;\n").unwrap();
+
+    // check: out of date, nothing written.
+    let out = replgen(d, &["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!d
+        .join("migrations/V8__replgen_capture_revision.sql")
+        .exists());
+
+    // generate: the published migration stays byte for byte; the revision is the fresh capture.
+    let out = replgen(d, &["generate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(d.join("migrations/V1__replgen_capture.sql")).unwrap(),
+        older
+    );
+    assert_eq!(
+        std::fs::read(d.join("migrations/V8__replgen_capture_revision.sql")).unwrap(),
+        fresh
+    );
+    let layout = std::fs::read_to_string(d.join("migrations/layouts/v1.yaml")).unwrap();
+    assert!(
+        layout.contains("migration: { file: V1__replgen_capture.sql")
+            && layout.contains("revisions:\n  - { file: V8__replgen_capture_revision.sql"),
+        "{layout}"
+    );
+    let rust = std::fs::read_to_string(d.join("src/replicated.rs")).unwrap();
+    assert!(rust.contains("V8__replgen_capture_revision.sql"), "{rust}");
+    assert_eq!(replgen(d, &["check"]).status.code(), Some(0));
+    let out = replgen(d, &["generate"]);
+    assert!(stderr(&out).contains("up to date"), "{}", stderr(&out));
+
+    // An edited revision is out of date, as the current version's migration always was.
+    std::fs::write(
+        d.join("migrations/V8__replgen_capture_revision.sql"),
+        b"-- x\n",
+    )
+    .unwrap();
+    let out = replgen(d, &["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(diff.contains("V8__replgen_capture_revision.sql"), "{diff}");
+    std::fs::write(
+        d.join("migrations/V8__replgen_capture_revision.sql"),
+        &fresh,
+    )
+    .unwrap();
+
+    // The next version's default number sorts after the revision.
+    std::fs::write(
+        d.join("schema.yaml"),
+        V1.replace("schema_version: 1", "schema_version: 2")
+            .replace("type: text", "type: varchar"),
+    )
+    .unwrap();
+    let out = replgen(d, &["generate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(d.join("migrations/V9__replgen_capture.sql").is_file());
+    assert_eq!(
+        std::fs::read(d.join("migrations/V1__replgen_capture.sql")).unwrap(),
+        older
+    );
+    assert_eq!(replgen(d, &["check"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_revision_of_a_chosen_number_needs_a_number_after_every_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("Cargo.toml"), "").unwrap();
+    let y = V1.replace(
+        "schema_version: 1\n",
+        "schema_version: 1\nmigrations: { style: sqlx, number: 20260101000000 }\n",
+    );
+    std::fs::write(d.join("schema.yaml"), &y).unwrap();
+    assert_eq!(replgen(d, &["generate"]).status.code(), Some(0));
+    let older = publish_as_an_older_replgen(d, "20260101000000_replgen_capture.sql", 1);
+    let rust = std::fs::read(d.join("src/replicated.rs")).unwrap();
+
+    // The application numbers its migrations: replgen cannot guess one; exit 2, nothing written.
+    let out = replgen(d, &["generate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--migration-number") && stderr(&out).contains("revision"),
+        "{}",
+        stderr(&out)
+    );
+    let out = replgen(d, &["generate", "--migration-number", "20250101000000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("greater than 20260101000000"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(d.join("src/replicated.rs")).unwrap(), rust);
+    assert_eq!(std::fs::read_dir(d.join("migrations")).unwrap().count(), 3);
+
+    let out = replgen(d, &["generate", "--migration-number", "20261201000000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(d
+        .join("migrations/20261201000000_replgen_capture_revision.sql")
+        .is_file());
+    assert_eq!(
+        std::fs::read(d.join("migrations/20260101000000_replgen_capture.sql")).unwrap(),
+        older
+    );
+    // Later runs, with schema.yaml's own number or the revision's, are up to date.
+    assert_eq!(replgen(d, &["check"]).status.code(), Some(0));
+    let out = replgen(d, &["check", "--migration-number", "20261201000000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
