@@ -7,7 +7,7 @@ mod common;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 
-use common::{Env, Workload};
+use common::{Env, Workload, Writers};
 
 /// Files the tool deleted itself (`--delete-pruned`) never block a later command, and the
 /// dumper forgets the cuts the index no longer lists.
@@ -403,4 +403,31 @@ fn a_packet_that_does_not_follow_the_applied_one_is_refused() {
     let err = env.mirror_fails(&["apply", "--db", &env.replica, "--from", fork_dir], 1);
     assert!(err.contains("re-cut a serial"), "{err}");
     assert_eq!(before, env.replica_digest());
+}
+
+/// A capture revision is the whole install migration again (as a later replgen writes it): run
+/// on a live master, with changes pending and writers committing throughout, it keeps every
+/// change and the feed, and leaves no moment without capture.
+#[test]
+fn the_install_migration_run_again_under_writers_keeps_every_change_and_the_feed() {
+    let env = Env::new("lifecycle_revision");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 14, 0);
+    work.run(&mut master, 20, true);
+    env.dump();
+    env.apply();
+    work.run(&mut master, 20, true);
+    let writers = Writers::start(&env, 2, 140);
+    let migration = common::root().join("migrations/V1__replgen_capture.sql");
+    for _ in 0..3 {
+        let before = writers.committed();
+        common::wait_until("the writers commit", || writers.committed() >= before + 5);
+        common::psql_file(&env.master, &migration);
+    }
+    let after = writers.committed();
+    common::wait_until("the writers commit", || writers.committed() >= after + 5);
+    writers.stop();
+    env.dump();
+    env.apply();
+    env.assert_identical();
 }
