@@ -431,3 +431,44 @@ fn a_closed_stderr_stops_the_log_but_not_the_apply() {
     assert!(out.success(), "{out}");
     env.assert_identical();
 }
+
+/// A dumper role subject to row-level security is refused instead of publishing only the rows
+/// a policy lets it see (it emptied the log of the others: lost for every replica).
+#[test]
+fn a_dumper_that_row_level_security_restricts_is_refused_and_loses_nothing() {
+    let env = Env::new("ops_rls");
+    let mut master = env.connect_master();
+    insert_area(&mut master, 900_001, "first");
+    env.dump();
+    env.apply();
+    let role = Cluster::unique_name("ops_dumper");
+    let db: String = master
+        .query_one("SELECT current_database()", &[])
+        .unwrap()
+        .get(0);
+    master
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT CREATE ON DATABASE \"{db}\" TO {role};
+             GRANT USAGE, CREATE ON SCHEMA replgen, public, musicbrainz TO {role};
+             GRANT ALL ON ALL TABLES IN SCHEMA replgen, public, musicbrainz TO {role};
+             GRANT ALL ON ALL SEQUENCES IN SCHEMA replgen, public, musicbrainz TO {role};
+             ALTER TABLE area ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY only_the_first ON area FOR SELECT USING (id < 900002);"
+        ))
+        .unwrap();
+    insert_area(&mut master, 900_002, "hidden from the dumper");
+    insert_area(&mut master, 900_003, "hidden too");
+    let as_role = env.master.replace("user=postgres", &format!("user={role}"));
+    assert_ne!(as_role, env.master);
+    let err = env.mirror_fails(&["dump", "--db", &as_role, "--out", env.feed()], 1);
+    assert!(err.contains("row-level security"), "{err}");
+    assert!(env.pending_changes() > 0, "the changes must stay pending");
+    // Allowed to see every row, the same role publishes them all.
+    master
+        .batch_execute(&format!("ALTER ROLE {role} BYPASSRLS"))
+        .unwrap();
+    env.mirror_ok(&["dump", "--db", &as_role, "--out", env.feed()]);
+    env.apply();
+    env.assert_identical();
+}
