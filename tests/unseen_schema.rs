@@ -951,6 +951,36 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
     );
     mirror.ok(&["compare", "--db", &master, "--replica", &replica_a]);
     mirror.ok(&["compare", "--db", &master, "--replica", &replica_b]);
+    // A value changed on a replica, in a table with a column named `r` (what the digest's row
+    // alias once meant there, so only that column was hashed): compare sees it.
+    let mut client_b = postgres::Client::connect(&replica_b, postgres::NoTls).unwrap();
+    let tampered = schema.tables.iter().find_map(|t| {
+        t.columns.iter().find(|c| c.name == "r")?;
+        let (_, c) = t
+            .columns
+            .iter()
+            .enumerate()
+            .find(|(i, c)| c.name != "r" && c.nullable && !t.key.contains(i))?;
+        let (q, c) = (t.qualified_sql(), quote_ident(&c.name));
+        let changed = client_b
+            .execute(
+                &format!(
+                    "UPDATE {q} SET {c} = NULL WHERE ctid = \
+                     (SELECT ctid FROM {q} WHERE {c} IS NOT NULL LIMIT 1)"
+                ),
+                &[],
+            )
+            .unwrap();
+        (changed == 1).then(|| format!("{}.{}", t.schema, t.name))
+    });
+    let tampered = tampered.expect("a table with a column named r holds a value to change");
+    let out = Command::new(&mirror.bin)
+        .args(["compare", "--db", &master, "--replica", &replica_b])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "compare must see the change");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&tampered), "{tampered}:\n{stdout}");
     let filled = common::digests(&master, &schema)
         .iter()
         .filter(|d| d.1 .0 > 0)
