@@ -170,6 +170,7 @@ pub(super) fn prepare_cut(
     reload.extend(super::boundary::resync_tables(schema, &opts.resync)?);
     reload.sort_by_key(|t| t.id);
     reload.dedup_by_key(|t| t.id);
+    super::live_tables::check_same_columns(tx, schema, &reload)?;
     if pending.is_empty() && boundary.is_none() && reload.is_empty() && !opts.empty_packets {
         return Ok(None);
     }

@@ -99,6 +99,72 @@ pub fn check(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> 
     }
 }
 
+/// Refuses a replicated column that is not the one the last cut saw: dropped and added again
+/// under its name and type since, so its values changed without a captured change, and
+/// replicas hold the old column's values. Tables in `reloaded` (the cut publishes them whole)
+/// are exempt. Records what this cut sees, in its transaction, when that is new.
+pub fn check_same_columns(
+    tx: &mut postgres::Transaction,
+    schema: &SchemaDef,
+    reloaded: &[&crate::def::TableDef],
+) -> Result<()> {
+    let (mut ids, mut schemas, mut tables, mut columns) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for table in schema.tables {
+        for column in table.columns {
+            ids.push(table.id as i32);
+            schemas.push(table.schema);
+            tables.push(table.name);
+            columns.push(column.name);
+        }
+    }
+    let rows = tx
+        .query(
+            &sql::plain("live_attnums"),
+            &[&ids, &schemas, &tables, &columns],
+        )
+        .context(|| "cannot read the replicated columns' attribute numbers".into())?;
+    let recorded: i64 = tx
+        .query_one("SELECT count(*) FROM replgen.columns", &[])
+        .context(|| "cannot read the recorded columns".into())?
+        .get(0);
+    let mut problems = Vec::new();
+    let mut unrecorded = recorded != rows.len() as i64;
+    for row in &rows {
+        let (id, column, live, last): (i32, String, i16, Option<i16>) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        match last {
+            Some(last) if last != live => {
+                unrecorded = true;
+                let table = schema.table(id as u32).expect("a table of the layout");
+                if !reloaded.iter().any(|t| t.id == table.id) {
+                    let name = table.display_name();
+                    problems.push(format!(
+                        "{name}.{column} is not the column the last cut saw: it was dropped and \
+                         added again since (attribute number {last}, now {live}), so its values \
+                         changed with no change captured; publish the table whole with \
+                         `dump --resync {name}`"
+                    ));
+                }
+            }
+            Some(_) => {}
+            None => unrecorded = true,
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::LiveTablesDiffer { problems });
+    }
+    if unrecorded {
+        let ids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+        let names: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
+        let attnums: Vec<i16> = rows.iter().map(|r| r.get(2)).collect();
+        tx.execute(&sql::plain("record_columns"), &[&ids, &names, &attnums])
+            .and_then(|_| tx.execute(&sql::plain("forget_columns"), &[&ids, &names]))
+            .context(|| "cannot record the replicated columns".into())?;
+    }
+    Ok(())
+}
+
 /// The enum types the layout defines, against the database's: each must exist, be an enum, and
 /// have every label the layout lists (a label it lacks would make a published value unloadable).
 fn enum_problems(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<Vec<String>> {
