@@ -3,7 +3,7 @@
 //! the old layout has that name). Pure: the master decides
 //! from it which tables its boundary packet reloads, a replica which DDL upgrades its tables.
 
-use crate::def::{ColumnDef, SchemaDef, TableDef};
+use crate::def::{ColumnDef, EnumDef, SchemaDef, TableDef};
 
 /// One table's change from the old layout to the new.
 #[derive(Debug, Clone)]
@@ -172,6 +172,77 @@ pub fn is_lossless_widening(old: &str, new: &str) -> bool {
     false
 }
 
+/// The tables of `new` with a column of an enum type that lost a label from `old` to `new`.
+/// PostgreSQL cannot drop a label, only rename one (`ALTER TYPE ... RENAME VALUE`), which
+/// changes every row holding it with no row changed as far as any trigger saw: those tables
+/// are reloaded.
+pub fn tables_of_renamed_labels(
+    old: &'static SchemaDef,
+    new: &'static SchemaDef,
+) -> Vec<&'static TableDef> {
+    let lost: Vec<&EnumDef> = new
+        .enums
+        .iter()
+        .filter(|e| {
+            old.enums
+                .iter()
+                .find(|o| (o.schema, o.name) == (e.schema, e.name))
+                .is_some_and(|o| o.labels.iter().any(|l| !e.labels.contains(l)))
+        })
+        .collect();
+    new.tables
+        .iter()
+        .copied()
+        .filter(|t| {
+            t.columns
+                .iter()
+                .any(|c| lost.iter().any(|e| names_enum(c.sql_type, e)))
+        })
+        .collect()
+}
+
+/// Whether a column of type `sql_type` (an array of it included) holds values of enum `e`, as
+/// the layout may write its name: bare, qualified, quoted or not.
+pub fn names_enum(sql_type: &str, e: &EnumDef) -> bool {
+    let mut element = sql_type.trim_end();
+    while let Some(rest) = element.strip_suffix("[]") {
+        element = rest.trim_end();
+    }
+    let names = [e.name.to_string(), quote_ident(e.name)];
+    let schemas = [e.schema.to_string(), quote_ident(e.schema)];
+    names.iter().any(|n| {
+        n == element
+            || schemas
+                .iter()
+                .any(|s| element.strip_prefix(s.as_str()) == Some(&format!(".{n}")))
+    })
+}
+
+/// Where each label `new` adds to `old` goes: `(label, after, before)`, in an order in which
+/// the label named as its neighbour always exists by then (after the label that precedes it in
+/// `new`, or, for the first, before the first label of `new` that `old` already has).
+pub fn label_additions<'a>(
+    old: &[&str],
+    new: &[&'a str],
+) -> Vec<(&'a str, Option<&'a str>, Option<&'a str>)> {
+    new.iter()
+        .enumerate()
+        .filter(|(_, l)| !old.contains(l))
+        .map(|(i, &label)| {
+            let after = i.checked_sub(1).map(|p| new[p]);
+            let before = match after {
+                Some(_) => None,
+                None => new[i + 1..].iter().copied().find(|l| old.contains(l)),
+            };
+            (label, after, before)
+        })
+        .collect()
+}
+
+fn quote_ident(name: &str) -> String {
+    replgen_schema::quote_ident(name)
+}
+
 /// The numbers of `base(a)` or `base(a,b)` (canonical DDL writes `numeric(10,2)`).
 fn typmod(sql_type: &str, base: &str) -> Option<Vec<u32>> {
     let inner = sql_type
@@ -204,6 +275,87 @@ mod tests {
             check_row: |_| Ok(()),
             check_key: |_| Ok(()),
         }
+    }
+
+    #[test]
+    fn labels_go_in_where_their_neighbour_already_is() {
+        // A first label before labels that are new too: before the first one that exists.
+        assert_eq!(
+            label_additions(&["sad", "ok"], &["unhappy", "meh", "ok"]),
+            [
+                ("unhappy", None, Some("ok")),
+                ("meh", Some("unhappy"), None)
+            ]
+        );
+        assert_eq!(
+            label_additions(&["a", "c"], &["a", "b", "c", "d"]),
+            [("b", Some("a"), None), ("d", Some("c"), None)]
+        );
+        // Nothing in common: each goes at the end, in order.
+        assert_eq!(
+            label_additions(&["x"], &["p", "q"]),
+            [("p", None, None), ("q", Some("p"), None)]
+        );
+    }
+
+    #[test]
+    fn a_lost_label_reloads_every_table_holding_the_enum() {
+        static MOOD_OLD: &[EnumDef] = &[EnumDef {
+            schema: "public",
+            name: "Mood Type",
+            labels: &["sad", "ok"],
+        }];
+        static MOOD_NEW: &[EnumDef] = &[EnumDef {
+            schema: "public",
+            name: "Mood Type",
+            labels: &["unhappy", "ok"],
+        }];
+        static MOOD_MORE: &[EnumDef] = &[EnumDef {
+            schema: "public",
+            name: "Mood Type",
+            labels: &["sad", "meh", "ok"],
+        }];
+        static COLUMNS: &[ColumnDef] = &[
+            col("id", None),
+            ColumnDef {
+                name: "m",
+                sql_type: "public.\"Mood Type\"[]",
+                nullable: true,
+                renamed_from: None,
+            },
+        ];
+        static HOLDS: TableDef = table(COLUMNS);
+        static PLAIN: TableDef = TableDef {
+            id: 2,
+            ..table(&[col("id", None)])
+        };
+        static TABLES: &[&TableDef] = &[&HOLDS, &PLAIN];
+        const fn layout(enums: &'static [EnumDef]) -> SchemaDef {
+            SchemaDef {
+                version: 1,
+                fingerprint: "",
+                tables: TABLES,
+                enums,
+                install_sql: "",
+                uninstall_sql: "",
+                earlier: &[],
+            }
+        }
+        static OLD: SchemaDef = layout(MOOD_OLD);
+        static NEW: SchemaDef = layout(MOOD_NEW);
+        static MORE: SchemaDef = layout(MOOD_MORE);
+        let ids = |v: Vec<&TableDef>| v.iter().map(|t| t.id).collect::<Vec<_>>();
+        assert_eq!(ids(tables_of_renamed_labels(&OLD, &NEW)), [1]);
+        assert!(tables_of_renamed_labels(&OLD, &MORE).is_empty());
+        for written in [
+            "Mood Type",
+            "\"Mood Type\"",
+            "public.\"Mood Type\"",
+            "public.Mood Type[]",
+        ] {
+            assert!(names_enum(written, &MOOD_OLD[0]), "{written}");
+        }
+        assert!(!names_enum("mood", &MOOD_OLD[0]));
     }
 
     #[test]

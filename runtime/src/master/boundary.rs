@@ -70,6 +70,8 @@ pub(super) fn reloads(
             }
         }
     }
+    // A renamed enum label changed rows no trigger saw change.
+    reload.extend(layout_change::tables_of_renamed_labels(from, to));
     Ok(reload)
 }
 

@@ -144,12 +144,7 @@ pub(super) fn add_enum_labels(
         else {
             continue;
         };
-        for (i, label) in e.labels.iter().enumerate() {
-            if old.labels.contains(label) {
-                continue;
-            }
-            let after = i.checked_sub(1).map(|p| e.labels[p]);
-            let before = e.labels.get(i + 1).copied().filter(|_| after.is_none());
+        for (label, after, before) in crate::layout_change::label_additions(old.labels, e.labels) {
             client
                 .batch_execute(&sql::add_enum_label(e, label, after, before))
                 .context(|| {
