@@ -128,7 +128,22 @@ fn a_cascading_mirror_applies_with_cascade_and_its_capture_publishes_it() {
     let mut master = env.connect_master();
     Workload::new(&mut master, &env.schema, 12, 0).run(&mut master, 100, false);
     env.dump();
-    env.mirror_ok(&["install", "--db", &env.replica]);
+    env.apply();
+    // Installing on a replica is a mistake unless it says it means a cascading mirror.
+    let err = env.mirror_fails(&["install", "--db", &env.replica], 1);
+    assert!(
+        err.contains("is a replica") && err.contains("install --cascade"),
+        "{err}"
+    );
+    let mut replica = env.connect_replica();
+    let meta: Option<String> = replica
+        .query_one("SELECT to_regclass('replgen.meta')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(meta, None, "nothing may be installed");
+    Workload::new(&mut master, &env.schema, 13, 0).run(&mut master, 50, false);
+    env.dump();
+    env.mirror_ok(&["install", "--db", &env.replica, "--cascade"]);
     let err = env.mirror_fails(&["apply", "--db", &env.replica, "--from", env.feed()], 1);
     assert!(err.contains("publishes a feed"), "{err}");
     env.mirror_ok(&[

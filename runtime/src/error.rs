@@ -60,6 +60,12 @@ pub enum Error {
     )]
     NotInstalledOnReplica { serial: u64 },
     #[error(
+        "this database is a replica (at packet {serial}); capture is installed on the master. \
+         Nothing was changed. To make this replica a cascading mirror that publishes a feed of \
+         what it applies, run `install --cascade` (then `apply --cascade`)"
+    )]
+    InstallOnReplica { serial: u64 },
+    #[error(
         "the database's capture is for schema_version {installed_version} (fingerprint {}), a layout this binary \
          does not know (it knows schema_version {known}); {}",
         short(installed_fingerprint),

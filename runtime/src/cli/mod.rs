@@ -123,7 +123,14 @@ fn parse_rate(text: &str) -> std::result::Result<u64, String> {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Installs change capture on the master (the generated install migration).
-    Install(DbArg),
+    Install {
+        #[command(flatten)]
+        db: DbArg,
+        /// On a replica: make it a cascading mirror, which publishes a feed of what it applies
+        /// (`apply --cascade`). Without it, install refuses a database that follows a feed.
+        #[arg(long)]
+        cascade: bool,
+    },
     /// Removes change capture and replgen's state from the database.
     Uninstall {
         #[command(flatten)]
@@ -434,16 +441,48 @@ fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) -> bool {
     stop.load(Ordering::SeqCst)
 }
 
+/// How many times `install` runs its migration when PostgreSQL breaks a deadlock with it.
+const INSTALL_ATTEMPTS: u32 = 5;
+
 fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
     let show_progress = progress::wanted(cli.log.quiet());
     match cli.command {
-        Command::Install(DbArg { db }) => {
+        Command::Install {
+            db: DbArg { db },
+            cascade,
+        } => {
             let mut client = db::connect(&db)?;
+            if !cascade {
+                if let Some(p) = crate::replica::Replica::position_of(&db)? {
+                    return Err(Error::InstallOnReplica { serial: p.serial });
+                }
+            }
             crate::master::capture::check_not_newer(&mut client, schema)?;
             crate::master::live_tables::check(&mut client, schema)?;
-            client
-                .batch_execute(schema.install_sql)
-                .context(|| "the install migration failed".into())?;
+            // One transaction, locking table after table: against application transactions
+            // that write several of them it may deadlock, and is then rolled back whole.
+            let mut attempt = 1;
+            loop {
+                match client.batch_execute(schema.install_sql) {
+                    Err(e)
+                        if attempt < INSTALL_ATTEMPTS
+                            && e.code()
+                                == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+                    {
+                        tracing::warn!(attempt, "the install migration deadlocked with the application's writes; running it again");
+                        // The migration's own BEGIN left the session in the failed transaction.
+                        client
+                            .batch_execute("ROLLBACK")
+                            .context(|| "cannot roll back the failed install".into())?;
+                        std::thread::sleep(std::time::Duration::from_millis(200 * attempt as u64));
+                        attempt += 1;
+                    }
+                    other => {
+                        other.context(|| "the install migration failed".into())?;
+                        break;
+                    }
+                }
+            }
             say!(
                 "installed change capture for {} tables (schema_version {})",
                 schema.tables.len(),
