@@ -257,21 +257,33 @@ impl Env {
     pub fn wait_until_caught_up(&self, master: &mut postgres::Client) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
-            let cut: i64 = master
-                .query_one("SELECT coalesce(max(serial), 0) FROM replgen.cuts", &[])
-                .unwrap()
-                .get(0);
-            let pending: i64 = self
+            // Read in one statement, so that a dumper's cut in between cannot be half seen.
+            let logs: Vec<String> = self
                 .schema
                 .tables
                 .iter()
-                .map(|t| {
-                    master
-                        .query_one(&format!("SELECT count(*) FROM replgen.log_{}", t.id), &[])
-                        .unwrap()
-                        .get::<_, i64>(0)
-                })
-                .sum();
+                .map(|t| format!("(SELECT count(*) FROM replgen.log_{})", t.id))
+                .collect();
+            let read = master.query_one(
+                &format!(
+                    "SELECT (SELECT coalesce(max(serial), 0) FROM replgen.cuts), {}",
+                    logs.join(" + ")
+                ),
+                &[],
+            );
+            let (cut, pending): (i64, i64) = match read {
+                Ok(row) => (row.get(0), row.get::<_, Option<i64>>(1).unwrap_or(0)),
+                // A server that was just restarted may still refuse for a moment; the
+                // deadline says when it is a hang.
+                Err(e) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "cannot read the master's cuts: {e}"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
+            };
             let applied = self.replica_digest().last().unwrap().1 .0;
             if pending == 0 && cut > 0 && applied == cut {
                 return;
