@@ -1078,4 +1078,18 @@ fn an_unseen_hostile_schema_generates_compiles_and_replicates_exactly() {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("done in {:.0?}", started.elapsed());
+    // An enum label the master has and the layout lacks (an application's migration before
+    // the new capture is installed): a value with it would go out under a layout every
+    // replica refuses it with. The cut refuses instead, and so does install.
+    let mut client_m = postgres::Client::connect(&master, postgres::NoTls).unwrap();
+    client_m
+        .batch_execute("ALTER TYPE public.\"Mood Type\" ADD VALUE 'not in the layout'")
+        .unwrap();
+    let refused = mirror.fails(&["dump", "--db", &master, "--out", &feed_dir]);
+    assert!(
+        refused.contains("Mood Type") && refused.contains("not in the layout"),
+        "{refused}"
+    );
+    let refused = mirror.fails(&["install", "--db", &master]);
+    assert!(refused.contains("not in the layout"), "{refused}");
 }

@@ -458,7 +458,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 }
             }
             crate::master::capture::check_not_newer(&mut client, schema)?;
-            crate::master::live_tables::check(&mut client, schema)?;
+            crate::master::live_tables::check_master(&mut client, schema)?;
             // One transaction, locking table after table: against application transactions
             // that write several of them it may deadlock, and is then rolled back whole.
             let mut attempt = 1;

@@ -82,7 +82,7 @@ impl Master {
                     let installed =
                         super::capture::installed_layout(&mut self.client, self.binary)?;
                     if std::ptr::eq(installed, self.schema) {
-                        super::live_tables::check(&mut self.client, self.schema)?;
+                        super::live_tables::check_master(&mut self.client, self.schema)?;
                         return result;
                     }
                 }
@@ -152,7 +152,7 @@ pub(super) fn prepare_cut(
     if !std::ptr::eq(super::capture::installed_layout(tx, binary)?, schema) {
         return Err(Error::CaptureChanged);
     }
-    super::live_tables::check(tx, schema)?;
+    super::live_tables::check_master(tx, schema)?;
     // Every table and partition still captured; partitions attached or detached logged.
     super::partitions::check(tx, schema)?;
     let pending: Vec<&'static TableDef> = tx

@@ -13,6 +13,16 @@ use crate::sql;
 /// columns (type as PostgreSQL resolves the layout's type name; NOT NULL where the layout says
 /// the column is never NULL) and the layout's primary key.
 pub fn check(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> {
+    check_tables(client, schema, false)
+}
+
+/// [`check`] on the master, which also refuses an enum label the layout lacks: a value with it
+/// would go out under a layout with which every replica refuses it.
+pub fn check_master(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> {
+    check_tables(client, schema, true)
+}
+
+fn check_tables(client: &mut impl GenericClient, schema: &SchemaDef, master: bool) -> Result<()> {
     let (mut schemas, mut tables, mut columns, mut types, mut typmods) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for table in schema.tables {
@@ -91,7 +101,7 @@ pub fn check(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<()> 
             ));
         }
     }
-    problems.extend(enum_problems(client, schema)?);
+    problems.extend(enum_problems(client, schema, master)?);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -167,7 +177,11 @@ pub fn check_same_columns(
 
 /// The enum types the layout defines, against the database's: each must exist, be an enum, and
 /// have every label the layout lists (a label it lacks would make a published value unloadable).
-fn enum_problems(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<Vec<String>> {
+fn enum_problems(
+    client: &mut impl GenericClient,
+    schema: &SchemaDef,
+    extra_refused: bool,
+) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     for e in schema.enums {
         let qualified = replgen_schema::capture::qualified_name(e.schema, e.name);
@@ -194,6 +208,19 @@ fn enum_problems(client: &mut impl GenericClient, schema: &SchemaDef) -> Result<
                     problems.push(format!(
                         "enum {name} lacks the label(s) {} that the layout lists",
                         missing.join(", ")
+                    ));
+                }
+                let extra: Vec<&str> = labels
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|have| !e.labels.contains(have))
+                    .collect();
+                if extra_refused && !extra.is_empty() {
+                    problems.push(format!(
+                        "enum {name} has the label(s) {} that the layout lacks (replicas could \
+                         not load a value with them): list them in schema.yaml's types, bump \
+                         schema_version and install that capture",
+                        extra.join(", ")
                     ));
                 }
             }
