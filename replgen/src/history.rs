@@ -120,6 +120,13 @@ pub fn verify(history: &History, sql_out: &Path, current: u32) -> Vec<String> {
                 "{name} was edited: its tables no longer match the fingerprint it was published with"
             ));
         }
+        if previous.is_none() && p.layout.previous_sha256.is_some() {
+            problems.push(format!(
+                "{name} was published after an earlier version whose layout file is gone from \
+                 {}; restore it from version control (mirrors need every layout since the first)",
+                sql_out.join(LAYOUTS_DIR).display()
+            ));
+        }
         if let Some(prev) = previous {
             let actual = sha256_hex(&prev.bytes);
             if p.layout.previous_sha256.as_deref() != Some(actual.as_str()) {

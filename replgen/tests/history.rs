@@ -98,6 +98,14 @@ fn bump_adds_a_version_and_never_rewrites_an_earlier_one() {
     assert_eq!(replgen(d, &["check"]).status.code(), Some(1));
     std::fs::write(d.join("migrations/layouts/v1.yaml"), &l1).unwrap();
     assert_eq!(replgen(d, &["check"]).status.code(), Some(0));
+
+    // The earliest layout deleted: refused, not quietly dropped from the history.
+    std::fs::remove_file(d.join("migrations/layouts/v1.yaml")).unwrap();
+    let out = replgen(d, &["generate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is gone"));
+    std::fs::write(d.join("migrations/layouts/v1.yaml"), &l1).unwrap();
+    assert_eq!(replgen(d, &["check"]).status.code(), Some(0));
 }
 
 #[test]
