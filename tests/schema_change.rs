@@ -536,8 +536,18 @@ fn an_upgrade_that_would_break_a_mirror_object_is_refused_before_anything_change
         "CREATE VIEW heavy AS SELECT id FROM no_such_table;",
     )
     .unwrap();
+    // A folder that is not there, or a file the upgrade would never run, is refused first.
+    let mut missing = at.apply_args();
+    missing.extend(["--replica-sql", "/nonexistent/replica-sql"]);
+    let refused = fails(3, &missing, 1);
+    assert!(refused.contains("/nonexistent/replica-sql"), "{refused}");
+    std::fs::write(own_sql.path().join("V2.sql"), "SELECT 1;").unwrap();
     let mut apply = at.apply_args();
     apply.extend(["--keep-dropped", "--replica-sql", &own_sql_dir]);
+    let refused = fails(3, &apply, 1);
+    assert!(refused.contains("V2.sql would never run"), "{refused}");
+    assert_eq!(at.mirror.position(at.cluster), before);
+    std::fs::remove_file(own_sql.path().join("V2.sql")).unwrap();
     let refused = fails(3, &apply, 1);
     assert!(refused.contains("v2.sql failed"), "{refused}");
     assert_eq!(at.mirror.position(at.cluster), before);

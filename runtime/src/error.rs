@@ -109,6 +109,8 @@ pub enum Error {
     CaptureChanged,
     #[error("--resync {name}: no replicated table has that name (as schema.table, or a name only one table has); the replicated tables are: {tables}")]
     UnknownTable { name: String, tables: String },
+    #[error("--replica-sql {dir}: {problem}; nothing was applied")]
+    ReplicaSqlFolder { dir: String, problem: String },
     /// The database says a file was published, but the feed folder does not have it.
     #[error(
         "packet {serial} was published into {folder}, but its file {path} is missing: this folder is not, \

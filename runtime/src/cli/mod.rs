@@ -763,6 +763,9 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
             metrics: metrics_addr,
             fetch,
         } => {
+            if let Some(dir) = &replica_sql {
+                crate::replica::upgrade::check_replica_sql(dir, schema)?;
+            }
             let stop = stop_flag();
             let metrics = metrics::for_apply();
             if let Some(addr) = &metrics_addr {

@@ -12,7 +12,7 @@ mod lines;
 mod newest;
 mod position;
 mod rows;
-mod upgrade;
+pub mod upgrade;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

@@ -167,6 +167,48 @@ pub(super) fn after_rows(tx: &mut Transaction, pending: Pending) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a `--replica-sql` folder that is not there, or that holds a `.sql` file the upgrade
+/// would never run (a name other than `v<N>.sql` for a version this binary knows): a version's
+/// own SQL left out silently is a mirror without its indexes or views.
+pub fn check_replica_sql(dir: &std::path::Path, schema: &'static SchemaDef) -> Result<()> {
+    let refuse = |problem: String| Error::ReplicaSqlFolder {
+        dir: dir.display().to_string(),
+        problem,
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| refuse(format!("cannot read it: {e}")))?;
+    let known: Vec<u32> = schema
+        .earlier
+        .iter()
+        .map(|l| l.version)
+        .chain([schema.version])
+        .collect();
+    let mut strays = Vec::new();
+    for entry in entries {
+        let name = entry
+            .map_err(|e| refuse(format!("cannot read it: {e}")))?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let Some(stem) = name.strip_suffix(".sql") else {
+            continue;
+        };
+        let version = stem.strip_prefix('v').and_then(|n| n.parse::<u32>().ok());
+        if !version.is_some_and(|v| known.contains(&v) && stem == format!("v{v}")) {
+            strays.push(name);
+        }
+    }
+    if strays.is_empty() {
+        return Ok(());
+    }
+    strays.sort();
+    let known: Vec<String> = known.iter().map(|v| format!("v{v}.sql")).collect();
+    Err(refuse(format!(
+        "{} would never run (this binary runs {} at the upgrade to that version)",
+        strays.join(", "),
+        known.join(", ")
+    )))
+}
+
 /// The mirror's own `DIR/v<version>.sql`, when there is one, in the upgrade's transaction.
 pub(super) fn run_replica_sql(
     tx: &mut Transaction,
