@@ -527,3 +527,38 @@ fn one_big_packet_shows_rows_progress_on_a_terminal_and_none_on_a_pipe() {
     assert!(ok, "{screen}");
     assert!(screen.contains(&format!("{rows}/{rows} rows")), "{screen}");
 }
+
+/// A feed folder restored from an older copy is behind the replica: `status` refuses it as
+/// `apply` does, instead of "0 packets behind" (a --max-lag check stayed green).
+#[test]
+fn status_refuses_a_feed_behind_the_replica() {
+    let env = Env::new("status_behind");
+    let mut master = env.connect_master();
+    let mut work = Workload::new(&mut master, &env.schema, 12, 0);
+    work.run(&mut master, 20, true);
+    env.dump();
+    let old = tempfile::tempdir().unwrap();
+    common::feed::copy_dir(env.feed.path(), old.path());
+    work.run(&mut master, 20, true);
+    env.dump();
+    env.apply();
+    let old = old.path().to_str().unwrap();
+    let err = env.mirror_fails(&["apply", "--db", &env.replica, "--from", old], 1);
+    assert!(err.contains("rolled back"), "{err}");
+    let err = env.mirror_fails(
+        &[
+            "status",
+            "--db",
+            &env.replica,
+            "--from",
+            old,
+            "--max-lag",
+            "1h",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("at packet 2") && err.contains("rolled back"),
+        "{err}"
+    );
+}

@@ -40,6 +40,8 @@ pub(super) fn print(
             crate::replica::check_signed_index(source, &index, position.as_ref(), false)?;
             // Another feed's index says nothing of this replica: it would look caught up.
             crate::replica::check_followed_feed(source, &index, position.as_ref())?;
+            // A feed behind the replica (rolled back) would look caught up too.
+            crate::replica::check_feed_not_behind(&index, position.as_ref())?;
             Some(index)
         }
         None => None,

@@ -251,6 +251,18 @@ pub(crate) fn check_signed_index(
             Err(other_feed)
         };
     }
+    check_feed_not_behind(index, Some(position))
+}
+
+/// Refuses an index whose newest serial (a packet's or the export's) is behind the replica's
+/// position: the feed was rolled back, or is another master's.
+pub(crate) fn check_feed_not_behind(
+    index: &crate::index::Index,
+    position: Option<&position::Position>,
+) -> Result<()> {
+    let Some(position) = position else {
+        return Ok(());
+    };
     let newest = index
         .newest_serial()
         .into_iter()
