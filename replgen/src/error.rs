@@ -116,6 +116,20 @@ pub enum GenerateError {
         /// What the history says instead, as a clause.
         earlier: String,
     },
+    #[error(
+        "table {table} (id {id}) takes the name that table id {other} had in schema_version \
+         {version}, which {fate}: a mirror upgrades one table at a time and would find the name \
+         taken; {remedy}"
+    )]
+    NameTaken {
+        table: String,
+        id: u32,
+        other: u32,
+        version: u32,
+        /// What became of the other table, as a clause.
+        fate: String,
+        remedy: String,
+    },
 }
 
 impl GenerateError {
@@ -130,7 +144,8 @@ impl GenerateError {
             | GenerateError::RevisionNeedsNumber { .. }
             | GenerateError::RevisionNumberNotAfter { .. }
             | GenerateError::IdReused { .. }
-            | GenerateError::RenamedFromUnknown { .. } => 2,
+            | GenerateError::RenamedFromUnknown { .. }
+            | GenerateError::NameTaken { .. } => 2,
             _ => 1,
         }
     }

@@ -126,6 +126,9 @@ pub fn generate(
         .file
         .clone();
     check_renames(schema, previous.map(|(&v, p)| (v, &p.layout.schema)))?;
+    if let Some((&v, p)) = previous {
+        check_names_free(schema, v, &p.layout.schema)?;
+    }
     let retired_before = history::retired_before(&history, version);
     for t in &schema.tables {
         if let Some((v, old)) = retired_before.get(&t.id) {
@@ -280,6 +283,44 @@ fn folder_migration_numbers(sql_out: &Path) -> Vec<u64> {
                 .flatten()
         })
         .collect()
+}
+
+/// A table may take a name another table had in the previous version only where mirrors,
+/// which upgrade the tables in id order, find it free: the other was dropped, and before this
+/// one (a lower id). A swap or a chain of renames in one version is refused.
+fn check_names_free(schema: &Schema, v: u32, prev: &Schema) -> Result<(), GenerateError> {
+    for t in &schema.tables {
+        let Some(other) = prev
+            .tables
+            .iter()
+            .find(|o| o.id != t.id && o.schema == t.schema && o.name == t.name)
+        else {
+            continue;
+        };
+        let (fate, remedy) = match schema.table_by_id(other.id) {
+            Some(now) => (
+                format!("is renamed {}", now.written_name),
+                "rename them over two schema_versions, through a name neither had".to_string(),
+            ),
+            None if other.id < t.id => continue,
+            None => (
+                "is dropped, but has a higher id".to_string(),
+                format!(
+                    "give the new table an id above {} (ids of dropped tables are never reused)",
+                    other.id
+                ),
+            ),
+        };
+        return Err(GenerateError::NameTaken {
+            table: t.written_name.clone(),
+            id: t.id,
+            other: other.id,
+            version: v,
+            fate,
+            remedy,
+        });
+    }
+    Ok(())
 }
 
 /// Each `renamed_from` must name a column of the table in the previous version, or be a rename

@@ -328,3 +328,51 @@ fn a_revision_of_a_chosen_number_needs_a_number_after_every_migration() {
     let out = replgen(d, &["check", "--migration-number", "20261201000000"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn a_name_another_table_still_holds_or_frees_too_late_is_refused() {
+    let two = "schema_version: 1
+tables:
+  - id: 1
+    name: x
+    columns: [{ name: id, type: integer }]
+  - id: 5
+    name: y
+    columns: [{ name: id, type: integer }]
+";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("Cargo.toml"), "").unwrap();
+    std::fs::write(d.join("schema.yaml"), two).unwrap();
+    assert_eq!(replgen(d, &["generate"]).status.code(), Some(0));
+    let next = |body: &str| format!("schema_version: 2\ntables:\n{body}");
+    let refused = |body: &str, wanted: &str| {
+        std::fs::write(d.join("schema.yaml"), next(body)).unwrap();
+        let out = replgen(d, &["generate"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(wanted), "{}", stderr(&out));
+        assert!(!d.join("migrations/layouts/v2.yaml").exists());
+    };
+    // A swap, and a chain (x takes y's name, y moves on to w).
+    refused(
+        "  - { id: 1, name: y, columns: [{ name: id, type: integer }] }\n  - { id: 5, name: x, columns: [{ name: id, type: integer }] }\n",
+        "is renamed x",
+    );
+    refused(
+        "  - { id: 1, name: y, columns: [{ name: id, type: integer }] }\n  - { id: 5, name: w, columns: [{ name: id, type: integer }] }\n",
+        "is renamed w",
+    );
+    // y dropped and a new table of its name under a lower id: the mirror would create it first.
+    refused(
+        "  - { id: 1, name: x, columns: [{ name: id, type: integer }] }\n  - { id: 3, name: y, columns: [{ name: id, type: integer }] }\n",
+        "id above 5",
+    );
+    // Under a higher id, the drop comes first: accepted.
+    std::fs::write(
+        d.join("schema.yaml"),
+        next("  - { id: 1, name: x, columns: [{ name: id, type: integer }] }\n  - { id: 6, name: y, columns: [{ name: id, type: integer }] }\n"),
+    )
+    .unwrap();
+    let out = replgen(d, &["generate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
