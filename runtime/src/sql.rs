@@ -58,6 +58,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "set_position",
     "stage",
     "stage_copy",
+    "stage_state",
     "state",
     "table_buckets",
     "table_digest",
@@ -100,11 +101,14 @@ pub fn table_context(t: &TableDef) -> Value {
         qname => capture::qualified_name(t.schema, t.name),
         qlit => quote_literal(&capture::qualified_name(t.schema, t.name)),
         log => capture::change_log_qualified(t.id),
-        stage => quote_ident(&format!("replgen_stage_{}", t.id)),
+        stage => stage_name(t),
+        stage_lit => quote_literal(&stage_name(t)),
         columns => t.columns.iter().map(column_context).collect::<Vec<_>>(),
         key => t.key_columns().map(column_context).collect::<Vec<_>>(),
         op => quote_ident(&op_column(t)),
         seq => quote_ident(&seq_column(t)),
+        op_lit => quote_literal(&op_column(t)),
+        seq_lit => quote_literal(&seq_column(t)),
         nonkey => t
             .columns
             .iter()
@@ -117,6 +121,15 @@ pub fn table_context(t: &TableDef) -> Value {
 
 /// A column as templates see it: quoted name, its name as a literal, the layout's canonical SQL
 /// type (for DDL), whether it is an array, and nullability.
+/// A table's staging table on the replica, kept between apply processes (see stage.sql.jinja).
+fn stage_name(t: &TableDef) -> String {
+    format!(
+        "{}.{}",
+        quote_ident("replgen"),
+        quote_ident(&format!("stage_{}", t.id))
+    )
+}
+
 pub fn column_context(c: &ColumnDef) -> Value {
     context! {
         q => quote_ident(c.name),
@@ -330,7 +343,7 @@ mod tests {
             check_key: |_| Ok(()),
         };
         assert_eq!(op_column(&t), "replgen_op_3");
-        let stage = for_table("stage", &t);
+        let stage = for_table_with("stage", &t, context! { make => true, truncate => false });
         assert!(stage.contains("0::smallint AS \"replgen_op_3\""), "{stage}");
         assert!(merge(&t, Merge::default()).contains("WHERE \"replgen_op_3\" <> 2"));
         assert!(for_table("stage_copy", &t)
@@ -368,6 +381,7 @@ mod tests {
                 kind => 3, distinct => true, ts => true,
                 q => "\"s\"", qname => "\"s\".\"e\"", labels => vec!["'a'"], label => "'b'", after => "'a'",
                 analyze => true, batched => true, in_place => true, skip_new_keys => true,
+                make => true, truncate => true,
             };
             let sql = try_render(name, ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sql.trim().is_empty(), "{name} rendered empty");
@@ -427,7 +441,7 @@ mod tests {
         );
         // The smallest staged key against the table's largest, in the primary key's order.
         assert!(
-            sql.contains("(SELECT ROW(s.\"a\", s.\"b\") FROM \"replgen_stage_7\" s\n        ORDER BY s.\"a\", s.\"b\" LIMIT 1)\n    <= (SELECT ROW(t.\"a\", t.\"b\") FROM \"public\".\"t\" t\n        ORDER BY t.\"a\" DESC, t.\"b\" DESC LIMIT 1);"),
+            sql.contains("(SELECT ROW(s.\"a\", s.\"b\") FROM \"replgen\".\"stage_7\" s\n        ORDER BY s.\"a\", s.\"b\" LIMIT 1)\n    <= (SELECT ROW(t.\"a\", t.\"b\") FROM \"public\".\"t\" t\n        ORDER BY t.\"a\" DESC, t.\"b\" DESC LIMIT 1);"),
             "{sql}"
         );
     }

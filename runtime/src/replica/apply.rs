@@ -814,8 +814,7 @@ fn stage_packets<R: BufRead>(
         let at = match stage.order.iter().position(|s| s.table.id == table.id) {
             Some(at) => at,
             None => {
-                tx.batch_execute(&sql::for_table("stage", table))
-                    .context(|| format!("cannot prepare staging for {}", table.display_name()))?;
+                prepare_stage(tx, table)?;
                 stage.order.push(Staged {
                     table,
                     rows: 0,
@@ -939,6 +938,25 @@ impl Straight<'_> {
             Straight::Held(held) => held.hold(table, seq, columns),
         }
     }
+}
+
+/// A staging table past this size is emptied with TRUNCATE, a smaller one with DELETE.
+const STAGE_TRUNCATE_BYTES: i64 = 8 << 20;
+
+/// Makes `table`'s staging table where it is missing or no longer has the table's shape, and
+/// empties it otherwise.
+fn prepare_stage(tx: &mut Transaction, table: &'static TableDef) -> Result<()> {
+    let cannot = || format!("cannot prepare staging for {}", table.display_name());
+    let state = tx
+        .query_one(&sql::for_table("stage_state", table), &[])
+        .context(cannot)?;
+    let (current, bytes): (bool, i64) = (state.get(0), state.get(1));
+    let statements = sql::for_table_with(
+        "stage",
+        table,
+        minijinja::context! { make => !current, truncate => bytes > STAGE_TRUNCATE_BYTES },
+    );
+    tx.batch_execute(&statements).context(cannot)
 }
 
 /// Merges every staged table into its own, in first-staged order; `what` names the packets.
