@@ -560,3 +560,39 @@ fn a_kept_staging_table_follows_its_tables_type() {
     env.apply();
     env.assert_identical();
 }
+
+/// A SQL_ASCII master holding bytes that are not UTF-8: the cut refuses, naming the table and
+/// what the server said (it said only "db error"), and keeps the changes.
+#[test]
+fn a_sql_ascii_master_with_bytes_that_are_not_utf8_is_refused_saying_why() {
+    let cluster = Cluster::shared();
+    let name = Cluster::unique_name("ops_sql_ascii");
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!(
+            "CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 \
+             LC_COLLATE 'C' LC_CTYPE 'C'"
+        ))
+        .unwrap();
+    let master = cluster.url(&name);
+    common::psql_file(&master, &common::root().join("tables.sql"));
+    let feed = tempfile::tempdir().unwrap();
+    let feed = feed.path().to_str().unwrap();
+    let mirror = |args: &[&str]| {
+        std::process::Command::new(common::mirror_bin())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(mirror(&["install", "--db", &master]).status.success());
+    let mut m = postgres::Client::connect(&master, postgres::NoTls).unwrap();
+    m.batch_execute(
+        "INSERT INTO area (id, gid, name) VALUES (900001, gen_random_uuid(), E'caf\\xe9')",
+    )
+    .unwrap();
+    let out = mirror(&["dump", "--db", &master, "--out", feed]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("public.area"), "{err}");
+    assert!(!err.trim_end().ends_with("db error"), "{err}");
+}

@@ -443,7 +443,8 @@ pub(crate) fn describe_db(e: &postgres::Error) -> String {
     }
 }
 
-/// The same for the I/O error a COPY's writer returns, which wraps the `postgres::Error`.
+/// The same for the I/O error a COPY's reader or writer returns, which wraps the
+/// `postgres::Error`.
 pub(crate) fn describe_copy_write(e: &std::io::Error) -> String {
     match e
         .get_ref()

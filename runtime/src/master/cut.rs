@@ -395,7 +395,14 @@ fn copy_lines(
     let mut rows = 0;
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
+        // A server error mid-COPY arrives wrapped in the reader's I/O error: say what it is.
+        let read = input.read_until(b'\n', &mut line).map_err(|e| {
+            io_err(std::io::Error::new(
+                e.kind(),
+                crate::error::describe_copy_write(&e),
+            ))
+        });
+        if read? == 0 {
             return Ok(rows);
         }
         rows += 1;
