@@ -365,11 +365,11 @@ fn stage_and_merge(client: &mut Client, rows: &str, how: sql::Merge) -> Duration
         .collect::<Vec<_>>()
         .join(", ");
     let mut tx = client.transaction().expect("begin");
-    tx.batch_execute(&sql::for_table("stage", &NARROW))
-        .expect("stage");
+    replgen_runtime::replica::prepare_stage(&mut tx, &NARROW).expect("stage");
     let start = Instant::now();
     tx.batch_execute(&format!(
-        "INSERT INTO replgen_stage_900001 (replgen_seq, replgen_op, {cols}) SELECT 0, 0, * FROM ({rows}) r"
+        "INSERT INTO {} (replgen_seq, replgen_op, {cols}) SELECT 0, 0, * FROM ({rows}) r",
+        sql::stage_name(&NARROW)
     ))
     .expect("stage rows");
     tx.batch_execute(&sql::merge(&NARROW, how)).expect("merge");

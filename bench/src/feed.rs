@@ -341,8 +341,7 @@ fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String) {
     let parse = start.elapsed();
 
     let mut tx = replica.transaction().expect("begin");
-    tx.batch_execute(&replgen_runtime::sql::for_table("stage", table))
-        .expect("stage");
+    replgen_runtime::replica::prepare_stage(&mut tx, table).expect("stage");
     let start = Instant::now();
     {
         let mut w = tx

@@ -122,7 +122,7 @@ pub fn table_context(t: &TableDef) -> Value {
 /// A column as templates see it: quoted name, its name as a literal, the layout's canonical SQL
 /// type (for DDL), whether it is an array, and nullability.
 /// A table's staging table on the replica, kept between apply processes (see stage.sql.jinja).
-fn stage_name(t: &TableDef) -> String {
+pub fn stage_name(t: &TableDef) -> String {
     format!(
         "{}.{}",
         quote_ident("replgen"),

@@ -944,8 +944,8 @@ impl Straight<'_> {
 const STAGE_TRUNCATE_BYTES: i64 = 8 << 20;
 
 /// Makes `table`'s staging table where it is missing or no longer has the table's shape, and
-/// empties it otherwise.
-fn prepare_stage(tx: &mut Transaction, table: &'static TableDef) -> Result<()> {
+/// empties it otherwise (public for the benchmarks, which time the merge the way apply runs it).
+pub fn prepare_stage(tx: &mut Transaction, table: &'static TableDef) -> Result<()> {
     let cannot = || format!("cannot prepare staging for {}", table.display_name());
     let state = tx
         .query_one(&sql::for_table("stage_state", table), &[])

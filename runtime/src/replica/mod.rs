@@ -4,6 +4,7 @@
 //! a new mirror's tables with the DDL of [`ddl`].
 
 mod apply;
+pub use apply::prepare_stage;
 pub mod ddl;
 mod held;
 mod import;
