@@ -204,10 +204,7 @@ pub fn tables_of_renamed_labels(
 /// Whether a column of type `sql_type` (an array of it included) holds values of enum `e`, as
 /// the layout may write its name: bare, qualified, quoted or not.
 pub fn names_enum(sql_type: &str, e: &EnumDef) -> bool {
-    let mut element = sql_type.trim_end();
-    while let Some(rest) = element.strip_suffix("[]") {
-        element = rest.trim_end();
-    }
+    let element = crate::replica::ddl::element_type(sql_type);
     let names = [e.name.to_string(), quote_ident(e.name)];
     let schemas = [e.schema.to_string(), quote_ident(e.schema)];
     names.iter().any(|n| {

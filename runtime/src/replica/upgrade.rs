@@ -287,12 +287,7 @@ fn check_blockers(
         }
     }
     // The enum types the new layout defines are created by the upgrade itself.
-    types.retain(|t| {
-        let element = super::ddl::element_type(t);
-        !to.enums
-            .iter()
-            .any(|e| element == e.name || element == format!("{}.{}", e.schema, e.name))
-    });
+    types.retain(|t| !to.enums.iter().any(|e| layout_change::names_enum(t, e)));
     types.sort_unstable();
     types.dedup();
     let blockers: Vec<String> = tx
