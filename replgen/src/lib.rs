@@ -28,13 +28,6 @@ pub struct Paths {
     pub rust_out: PathBuf,
 }
 
-/// The install migration's file name for the current version: `V{n}__replgen_capture.sql`
-/// (refinery, the default) or `{n}_replgen_capture.sql` (sqlx), n = `migrations.number` or
-/// else schema_version.
-pub fn install_file_name(schema: &Schema) -> String {
-    schema.migrations.style.file_name(migration_number(schema))
-}
-
 fn migration_number(schema: &Schema) -> u64 {
     schema
         .migrations
