@@ -11,19 +11,32 @@ use crate::report::{Row, Section};
 use crate::util::{self, exec, mirror, rate, rows_label, secs};
 use crate::Opts;
 
-/// What one catch-up run measured.
+/// What one catch-up measured: medians of its rounds.
 pub struct CatchUp {
     pub packets: usize,
     pub rows: u64,
     pub many: Duration,
     pub one: Duration,
     pub one_rows: u64,
+    /// Every round's (many, one) times, in round order.
+    pub rounds: Vec<(Duration, Duration)>,
+}
+
+/// One side of a catch-up: a master, its feed, and its replica as of packet 1 (the template of
+/// every round's replica).
+struct Side {
+    master: Client,
+    feed: tempfile::TempDir,
+    replica: String,
+    pending: usize,
+    rows: u64,
 }
 
 /// Two masters of `shape` start from the rows of `setup` (each dumped and applied as its packet
 /// 1, untimed), then run the same statements: one cuts a packet after each step, the other one
-/// packet at the end. Their replicas' applies of everything pending are timed, then checked
-/// against their masters on `tables`.
+/// packet at the end. Each round copies both replicas as of packet 1 (`CREATE DATABASE ...
+/// TEMPLATE`), times the apply of everything pending into each copy, alternating which goes
+/// first, and checks it against its master on `tables`.
 pub fn catch_up(
     cluster: &replgen_testkit::Cluster,
     shape: &util::Shape,
@@ -31,55 +44,86 @@ pub fn catch_up(
     setup: &str,
     steps: &[String],
     tables: &[&str],
+    rounds: usize,
 ) -> CatchUp {
     let mirror = shape.mirror;
-    let feeds = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let mut ends = Vec::new();
-    for (i, feed) in feeds.iter().enumerate() {
-        let dir = feed.path().to_str().unwrap().to_string();
-        let (murl, mut m) = shape.database(cluster, &format!("{name}_master_{i}"), true);
-        let (rurl, mut r) = shape.database(cluster, &format!("{name}_replica_{i}"), false);
-        exec(&mut m, setup);
-        util::run(
-            &mut mirror(&["dump", "--db", &murl, "--out", &dir]),
-            "mirror dump",
-        );
-        util::run(
-            &mut mirror(&["apply", "--db", &rurl, "--from", &dir]),
-            "mirror apply",
-        );
-        exec(&mut r, "VACUUM ANALYZE");
-        for step in steps {
-            exec(&mut m, step);
-            if i == 0 {
-                util::run(
-                    &mut mirror(&["dump", "--db", &murl, "--out", &dir]),
-                    "mirror dump",
-                );
-            }
-        }
-        if i == 1 {
+    let mut sides: Vec<Side> = (0..2)
+        .map(|i| {
+            let feed = tempfile::tempdir().unwrap();
+            let dir = feed.path().to_str().unwrap().to_string();
+            let replica = format!("{name}_replica_{i}");
+            let (murl, mut m) = shape.database(cluster, &format!("{name}_master_{i}"), true);
+            let (rurl, mut r) = shape.database(cluster, &replica, false);
+            exec(&mut m, setup);
+            let dump = || mirror(&["dump", "--db", &murl, "--out", &dir]);
+            util::run(&mut dump(), "mirror dump");
             util::run(
-                &mut mirror(&["dump", "--db", &murl, "--out", &dir]),
-                "mirror dump",
+                &mut mirror(&["apply", "--db", &rurl, "--from", &dir]),
+                "mirror apply",
             );
+            exec(&mut r, "VACUUM ANALYZE");
+            // A template takes no other connection.
+            drop(r);
+            for step in steps {
+                exec(&mut m, step);
+                if i == 0 {
+                    util::run(&mut dump(), "mirror dump");
+                }
+            }
+            if i == 1 {
+                util::run(&mut dump(), "mirror dump");
+            }
+            Side {
+                master: m,
+                pending: util::packets(feed.path()).len() - 1,
+                rows: count_rows(&dir),
+                feed,
+                replica,
+            }
+        })
+        .collect();
+    let mut admin = cluster.connect("postgres");
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let side = &mut sides[i];
+            let copy = format!("{}_r{round}", side.replica);
+            exec(
+                &mut admin,
+                &format!("CREATE DATABASE {copy} TEMPLATE {}", side.replica),
+            );
+            let url = cluster.url(&copy);
+            let mut r = cluster.connect(&copy);
+            exec(&mut r, "CHECKPOINT");
+            let run = util::run(
+                &mut mirror(&[
+                    "apply",
+                    "--db",
+                    &url,
+                    "--from",
+                    side.feed.path().to_str().unwrap(),
+                ]),
+                "mirror apply",
+            );
+            util::same_tables(&mut side.master, &mut r, tables, name);
+            times[i].push(run.elapsed);
         }
-        let pending = util::packets(feed.path()).len() - 1;
-        let rows = count_rows(&dir);
-        exec(&mut r, "CHECKPOINT");
-        let run = util::run(
-            &mut mirror(&["apply", "--db", &rurl, "--from", &dir]),
-            "mirror apply",
-        );
-        util::same_tables(&mut m, &mut r, tables, name);
-        ends.push((pending, rows, run.elapsed));
     }
+    let median = |v: &[Duration]| {
+        Duration::from_secs_f64(util::median(v.iter().map(Duration::as_secs_f64).collect()))
+    };
     CatchUp {
-        packets: ends[0].0,
-        rows: ends[0].1,
-        many: ends[0].2,
-        one: ends[1].2,
-        one_rows: ends[1].1,
+        packets: sides[0].pending,
+        rows: sides[0].rows,
+        many: median(&times[0]),
+        one: median(&times[1]),
+        one_rows: sides[1].rows,
+        rounds: times[0]
+            .iter()
+            .copied()
+            .zip(times[1].iter().copied())
+            .collect(),
     }
 }
 
@@ -96,12 +140,20 @@ fn count_rows(dir: &str) -> u64 {
 }
 
 pub fn push(section: &mut Section, what: String, c: &CatchUp, goal: f64) {
+    let each: Vec<String> = c
+        .rounds
+        .iter()
+        .map(|(many, one)| format!("{} / {}", secs(*many), secs(*one)))
+        .collect();
     eprintln!(
-        "  {what}: {} packets {} vs one packet {}",
+        "  {what}: {} packets vs one packet: {}",
         c.packets,
-        secs(c.many),
-        secs(c.one)
+        each.join(", ")
     );
+    section.notes.push(format!(
+        "{what}, per round (many packets / one packet): {}.",
+        each.join(", ")
+    ));
     section.rows.push(
         Row::new(
             what,
@@ -135,7 +187,9 @@ pub fn run(opts: &Opts) -> Section {
         "A replica behind by many packets, caught up by one `mirror apply` (release binary, wall time), against \
          a second replica applying the same changes cut as one packet (two masters start from the same artists, \
          each applied untimed as packet 1, and run the same statements; one cuts a packet after every step, the \
-         other once at the end). Ratio = one-packet time / many-packets time (higher is better; 1× means a packet \
+         other once at the end). Each round applies into fresh copies of both replicas as of packet 1 (`CREATE \
+         DATABASE ... TEMPLATE`), alternating which goes first; figures are medians of the rounds (3; 1 in quick \
+         mode). Ratio = one-packet time / many-packets time (higher is better; 1× means a packet \
          costs nothing beyond its rows). Consecutive packets of one layout apply as one batch (one staging COPY \
          and merge per table for the whole batch, staged newest packet first, a line whose key a newer packet \
          changes again left out, the last packet's position), bounded at 500,000 rows, 64 MiB or 256 packets."
@@ -146,6 +200,7 @@ pub fn run(opts: &Opts) -> Section {
     } else {
         (300, 1_000)
     };
+    let rounds = if opts.quick { 1 } else { 3 };
     let steps: Vec<String> = (0..small as u64)
         .map(|k| util::insert_artists("artist", 1_000_001 + k * per, 1_000_000 + (k + 1) * per))
         .collect();
@@ -156,6 +211,7 @@ pub fn run(opts: &Opts) -> Section {
         &util::insert_artists("artist", 1, 10_000),
         &steps,
         &["artist"],
+        rounds,
     );
     push(
         &mut section,
@@ -191,6 +247,7 @@ pub fn run(opts: &Opts) -> Section {
         &util::insert_artists("artist", 1, base),
         &steps,
         &["artist"],
+        rounds,
     );
     push(
         &mut section,

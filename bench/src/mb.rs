@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use replgen_runtime::TableDef;
 
-use crate::catchup::{self, CatchUp};
+use crate::catchup;
 use crate::mb_replicated::SCHEMA;
 use crate::report::{Row, Section};
 use crate::shapes::MB;
@@ -278,37 +278,15 @@ fn catch_up(opts: &Opts, cluster: &replgen_testkit::Cluster, section: &mut Secti
     let (packets, rounds) = if opts.quick { (6, 1) } else { (34, 3) };
     let work = workload(packets, 441);
     let names = all_names();
-    let mut runs: Vec<CatchUp> = Vec::new();
-    for round in 0..rounds {
-        let c = catchup::catch_up(
-            cluster,
-            &MB,
-            &format!("mb_catchup_{round}"),
-            &work.setup,
-            &work.steps,
-            &names,
-        );
-        eprintln!(
-            "  round {}: {} packets {} vs one packet {}",
-            round + 1,
-            c.packets,
-            secs(c.many),
-            secs(c.one)
-        );
-        runs.push(c);
-    }
-    let median = |f: fn(&CatchUp) -> Duration| {
-        Duration::from_secs_f64(util::median(
-            runs.iter().map(|c| f(c).as_secs_f64()).collect(),
-        ))
-    };
-    let c = CatchUp {
-        packets: runs[0].packets,
-        rows: runs[0].rows,
-        many: median(|c| c.many),
-        one: median(|c| c.one),
-        one_rows: runs[0].one_rows,
-    };
+    let c = catchup::catch_up(
+        cluster,
+        &MB,
+        "mb_catchup",
+        &work.setup,
+        &work.steps,
+        &names,
+        rounds,
+    );
     let rows = c.rows;
     catchup::push(
         section,
