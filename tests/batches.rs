@@ -34,11 +34,11 @@ fn key_lives(env: &Env) {
     }
 }
 
-#[test]
-fn a_batch_keeps_each_keys_newest_version() {
-    let env = Env::new("batch_keys");
+/// Packet 1 alone, then key_lives' packets 2..=5 in one run (one batch) staged in the order
+/// `log_says`, then a random workload's packets: both replicas end identical.
+fn keeps_each_keys_newest_version(name: &str, envs: &[(&str, &str)], log_says: &str) {
+    let env = Env::new(name);
     key_lives(&env);
-    // Packet 1 alone, then 2..=5 in one run (one batch).
     let only_first = tempfile::tempdir().unwrap();
     feed::copy_dir(env.feed.path(), only_first.path());
     let xml = feed::index(only_first.path());
@@ -49,8 +49,9 @@ fn a_batch_keeps_each_keys_newest_version() {
     set_index(only_first.path(), &first);
     let from = only_first.path().to_str().unwrap();
     env.mirror_ok(&["apply", "--db", &env.replica, "--from", from]);
-    let out = env.apply();
-    assert!(out.contains("applied packets 2..=5"), "{out}");
+    let log = env.apply_logged(envs);
+    assert!(log.contains("applied packets 2..=5"), "{log}");
+    assert!(log.contains(log_says), "{log}");
     assert_eq!(env.replica_position(), Some(5));
     env.assert_identical();
 
@@ -61,8 +62,24 @@ fn a_batch_keeps_each_keys_newest_version() {
         work.run(&mut master, 120, true);
         env.dump();
     }
-    env.apply();
+    env.apply_logged(envs);
     env.assert_identical();
+}
+
+/// key_lives' first and last packets add rows only: the batch is staged in packet order.
+#[test]
+fn a_batch_keeps_each_keys_newest_version() {
+    keeps_each_keys_newest_version("batch_keys", &[], "staged in packet order");
+}
+
+/// The same batch staged newest packet first, its superseded lines left out.
+#[test]
+fn a_batch_staged_newest_first_keeps_each_keys_newest_version() {
+    keeps_each_keys_newest_version(
+        "batch_keys_newest",
+        &[("REPLGEN_BATCH_NEWEST_FIRST", "1")],
+        "staged newest packet first",
+    );
 }
 
 #[test]

@@ -449,10 +449,9 @@ fn a_before_insert_trigger_of_the_replica_sees_the_rows_the_merge_deletes() {
 
 /// Catch-up batch: straight rows, a key removed then added back by a later long run, a key
 /// deleted and re-inserted in one transaction (an UPDATE line), and a big (>=10,000) stage of
-/// updates of straight rows (the new-keys filter).
-#[test]
-fn a_batch_of_straight_rows_removed_added_back_and_updated_applies_every_version() {
-    let env = Env::new("direct_08");
+/// updates of straight rows (the new-keys filter), staged in the order `log_says`.
+fn straight_rows_removed_added_back_and_updated(name: &str, envs: &[(&str, &str)], log_says: &str) {
+    let env = Env::new(name);
     let mut master = env.connect_master();
     master
         .batch_execute(&insert_artists(100000, 100010))
@@ -476,9 +475,51 @@ fn a_batch_of_straight_rows_removed_added_back_and_updated_applies_every_version
         master.batch_execute(step).unwrap();
         env.dump();
     }
-    let log = apply_logged(&env);
+    let log = env.apply_logged(envs);
     assert!(log.contains("applied packets 2..=6"), "{log}");
+    assert!(log.contains(log_says), "{log}");
     assert!(straight(&log, "public.artist"), "{log}");
+    env.assert_identical();
+}
+
+/// Its first and last packets add rows only: staged in packet order.
+#[test]
+fn a_batch_of_straight_rows_removed_added_back_and_updated_applies_every_version() {
+    straight_rows_removed_added_back_and_updated("direct_08", &[], "staged in packet order");
+}
+
+/// The same batch staged newest packet first: the newest straight rows are held until the
+/// older lines are merged.
+#[test]
+fn a_batch_staged_newest_first_of_straight_rows_removed_added_back_and_updated_applies_every_version(
+) {
+    straight_rows_removed_added_back_and_updated(
+        "direct_08n",
+        &[("REPLGEN_BATCH_NEWEST_FIRST", "1")],
+        "after the merge",
+    );
+}
+
+/// A catch-up of packets that add rows only is staged in packet order, so the new rows stream
+/// straight into their table while the packets are read (staged newest first, they waited in a
+/// file until every packet was read, the server idle meanwhile), keys in the master's order.
+#[test]
+fn a_batch_of_new_rows_streams_straight_into_its_table_in_packet_order() {
+    let env = Env::new("direct_10");
+    start_following(&env);
+    let mut master = env.connect_master();
+    for k in 0..6 {
+        master
+            .batch_execute(&insert_artists(1 + k * 2000, (k + 1) * 2000))
+            .unwrap();
+        env.dump();
+    }
+    let log = apply_logged(&env);
+    assert!(log.contains("applied packets 2..=7"), "{log}");
+    assert!(log.contains("staged in packet order"), "{log}");
+    assert!(straight(&log, "public.artist"), "{log}");
+    assert!(!log.contains("after the merge"), "{log}");
+    assert!(!fell_back(&log), "{log}");
     env.assert_identical();
 }
 
@@ -632,13 +673,12 @@ fn a_case_insensitive_key_collation_agrees_with_the_merge() {
     env.assert_identical();
 }
 
-/// A batch is staged newest packet first, and a key respelled on the master ('code a' removed,
-/// 'CODE A' added later in a long run of new rows) is one key to the replica's
-/// case-insensitive collation: the newest packet's rows go straight in only after the merge,
-/// which would otherwise delete the new row for the older packet's REMOVE.
-#[test]
-fn a_key_respelled_across_a_batch_under_a_case_insensitive_collation() {
-    let env = Env::new("direct_21");
+/// A key respelled on the master ('code a' removed, 'CODE A' added later in a long run of new
+/// rows) is one key to the replica's case-insensitive collation. Staged newest packet first
+/// (`envs`), the newest packet's rows go straight in only after the merge, which would otherwise
+/// delete the new row for the older packet's REMOVE; `log_says` how the batch went.
+fn key_respelled_across_a_batch(name: &str, envs: &[(&str, &str)], log_says: &str) {
+    let env = Env::new(name);
     env.connect_replica()
         .batch_execute(
             "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false); \
@@ -664,24 +704,34 @@ fn a_key_respelled_across_a_batch_under_a_case_insensitive_collation() {
         master.batch_execute(&step).unwrap();
         env.dump();
     }
-    let log = apply_logged(&env);
+    let log = env.apply_logged(envs);
     assert!(log.contains("applied packets 2..=4"), "{log}");
-    assert!(
-        log.contains(
-            "3001 rows copied straight into public.replication_control_note, after the merge"
-        ),
-        "{log}"
-    );
+    assert!(log.contains(log_says), "{log}");
     env.assert_identical();
 }
 
-/// Packet 1 alone first, then a batch of three, staged newest packet first: the newest one's
-/// long run of new rows goes straight in and meets a key planted in the replica, so the whole
-/// batch runs again through the stage; a key planted in an older packet's range is replaced by
-/// the merge either way.
 #[test]
-fn a_batch_that_falls_back_keeps_every_packet() {
-    let env = Env::new("direct_14");
+fn a_key_respelled_across_a_batch_under_a_case_insensitive_collation() {
+    key_respelled_across_a_batch(
+        "direct_21",
+        &[("REPLGEN_BATCH_NEWEST_FIRST", "1")],
+        "3001 rows copied straight into public.replication_control_note, after the merge",
+    );
+}
+
+/// Its first and last packets add rows only: staged in packet order, every line through the
+/// stage once the first is staged.
+#[test]
+fn a_key_respelled_across_a_batch_staged_in_packet_order() {
+    key_respelled_across_a_batch("direct_21p", &[], "staged in packet order");
+}
+
+/// Packet 1 alone first, then a batch of three, staged in the order `envs` make: a long run of
+/// new rows goes straight in and meets a key planted in the replica, so the whole batch runs
+/// again through the stage; a key planted in another packet's range is replaced by the merge
+/// either way.
+fn batch_that_falls_back(name: &str, envs: &[(&str, &str)]) {
+    let env = Env::new(name);
     let mut master = env.connect_master();
     master.batch_execute(&insert_artists(1, 10)).unwrap();
     env.dump();
@@ -700,13 +750,23 @@ fn a_batch_that_falls_back_keeps_every_packet() {
     env.connect_replica()
         .batch_execute("INSERT INTO artist (id, gid, name, sort_name) VALUES (2000, gen_random_uuid(), 'mine', 'mine'), (7000, gen_random_uuid(), 'mine', 'mine')")
         .unwrap();
-    let log = apply_logged(&env);
+    let log = env.apply_logged(envs);
     assert!(
         log.contains("applying the batch again through the stage"),
         "{log}"
     );
     assert!(log.contains("applied packets 2..=4"), "{log}");
     env.assert_identical();
+}
+
+#[test]
+fn a_batch_that_falls_back_keeps_every_packet() {
+    batch_that_falls_back("direct_14", &[]);
+}
+
+#[test]
+fn a_batch_staged_newest_first_that_falls_back_keeps_every_packet() {
+    batch_that_falls_back("direct_14n", &[("REPLGEN_BATCH_NEWEST_FIRST", "1")]);
 }
 
 /// The replica's key is a GENERATED ALWAYS identity column (the merge's INSERT says

@@ -30,3 +30,11 @@ pub fn batch_key_budget() -> usize {
             .unwrap_or(32 << 20)
     })
 }
+
+/// Whether a batch is staged newest packet first even when its first and last packets open
+/// with new rows only (`replica/apply.rs`): `REPLGEN_BATCH_NEWEST_FIRST=1`, for tests of that
+/// order on such packets.
+pub fn batch_newest_first_forced() -> bool {
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| std::env::var("REPLGEN_BATCH_NEWEST_FIRST").is_ok_and(|v| v == "1"))
+}

@@ -462,18 +462,36 @@ impl Replica {
             last_sha256 = Some(entry.sha256.clone());
             fetched.push((entry, file, header));
         }
+        // Staged newest first, a run of new rows waits for the merge of the older lines: the
+        // server is idle while the client reads the batch. A batch whose first and last packets
+        // open with new rows only (a bulk load, an append-only table) has few lines to leave
+        // out, so it is staged in packet order, its runs of new rows streaming straight into
+        // their tables while the packets are read.
+        let newest_first = how.newest_first
+            && (crate::faults::batch_newest_first_forced()
+                || !fetched
+                    .first()
+                    .into_iter()
+                    .chain(fetched.last())
+                    .all(|(entry, file, _)| opens_with_adds(file, entry, limits)));
+        if how.newest_first && !newest_first {
+            tracing::debug!(
+                "packets {} to {}: staged in packet order, their first and last packets opening with new rows only",
+                entries[0].serial,
+                fetched.last().map_or(entries[0].serial, |(entry, ..)| entry.serial)
+            );
+        }
         let lines = fetched.iter().map(|(entry, ..)| entry.rows).sum();
-        let newest = how
-            .newest_first
-            .then(|| NewestFirst::new(crate::faults::batch_key_budget(), lines));
-        let held = match how.direct && how.newest_first {
+        let newest =
+            newest_first.then(|| NewestFirst::new(crate::faults::batch_key_budget(), lines));
+        let held = match how.direct && newest_first {
             true => Some(
                 HeldRows::new().context(|| format!("cannot create {}", crate::temp::describe()))?,
             ),
             false => None,
         };
         let mut stage = Stage::new(how.direct, newest, held);
-        let order: Vec<u32> = match how.newest_first {
+        let order: Vec<u32> = match newest_first {
             true => (0..fetched.len() as u32).rev().collect(),
             false => (0..fetched.len() as u32).collect(),
         };
@@ -521,6 +539,28 @@ impl Replica {
 }
 
 /// A fetched packet's file, read again from its start.
+/// How many of a packet's first lines [`opens_with_adds`] reads.
+const PEEK_LINES: usize = 10_000;
+
+/// Whether the packet's first lines (at most [`PEEK_LINES`]) are all ADD lines; one that cannot
+/// be read says no (staging it then says why).
+fn opens_with_adds(file: &File, entry: &Entry, limits: crate::packet::Limits) -> bool {
+    let Ok(mut reader) =
+        reopen(file, entry).and_then(|f| open_packet(f, entry, limits, READ_BUFFER))
+    else {
+        return false;
+    };
+    for _ in 0..PEEK_LINES {
+        let mut fields = Vec::new();
+        match reader.next_line(&mut fields) {
+            Ok(Some(line)) if line.op == crate::packet::Op::Add => {}
+            Ok(None) => return true,
+            _ => return false,
+        }
+    }
+    true
+}
+
 fn reopen(file: &File, entry: &Entry) -> Result<File> {
     let mut file = file
         .try_clone()
