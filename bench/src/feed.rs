@@ -301,11 +301,34 @@ pub fn apply(opts: &Opts) -> Section {
             secs(dump.elapsed),
             mb(run.max_rss)
         ));
-        if let Some((text, plans)) = breakdown {
+        if let Some((text, plans, server)) = breakdown {
             section.notes.push(text);
             section
                 .details
                 .push(("apply statements' plans, update-heavy packet".into(), plans));
+            section.rows.push(
+                Row::new(
+                    "reference: the update-heavy apply's statements alone (the breakdown's staging COPY, ANALYZE, DELETE and INSERT, the server's time; no client work)",
+                    secs(server),
+                    format!("{} (COPY FROM STDIN)", secs(copy_time)),
+                )
+                .ratio(copy_time.as_secs_f64() / server.as_secs_f64()),
+            );
+            // The same change made by the server itself, on the baseline's freshly copied rows
+            // (the same indexes): no packet, no stage, no join.
+            exec(&mut base, "VACUUM ANALYZE artist");
+            exec(&mut base, "CHECKPOINT");
+            let start = Instant::now();
+            exec(&mut base, sql.as_deref().expect("an update"));
+            let update = start.elapsed();
+            section.rows.push(
+                Row::new(
+                    "reference: the master's own UPDATE of every row (the same statement on the baseline's rows, same indexes; no packet, no stage)",
+                    secs(update),
+                    format!("{} (COPY FROM STDIN)", secs(copy_time)),
+                )
+                .ratio(copy_time.as_secs_f64() / update.as_secs_f64()),
+            );
         }
         exec(&mut r, "VACUUM ANALYZE artist");
     }
@@ -313,7 +336,8 @@ pub fn apply(opts: &Opts) -> Section {
 }
 
 /// The apply of `packet` step by step, as the runtime does it, in a transaction rolled back.
-fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String) {
+/// Also the server's time for the statements (the staging COPY and the merge).
+fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String, Duration) {
     let table = Artist::TABLE;
     // In-process: gunzip, parse, check every value, build the staging text (as apply does).
     let start = Instant::now();
@@ -366,6 +390,7 @@ fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String) {
         .collect();
     let mut plans = String::new();
     let mut parts = Vec::new();
+    let mut server = stage;
     for stmt in statements {
         let stmt = stmt.trim_end_matches(';');
         let start = Instant::now();
@@ -382,6 +407,7 @@ fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String) {
                 .join("\n")
         };
         let took = start.elapsed();
+        server += took;
         let verb = stmt.split_whitespace().next().unwrap_or("?").to_string();
         parts.push(format!("{verb} {}", secs(took)));
         if !text.is_empty() {
@@ -397,7 +423,7 @@ fn apply_breakdown(replica: &mut Client, packet: &Path) -> (String, String) {
         secs(stage),
         parts.join(", ")
     );
-    (text, plans)
+    (text, plans, server)
 }
 
 /// 4. `mirror export` against `pg_dump --data-only`, `mirror import` against restoring it.

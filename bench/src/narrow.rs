@@ -79,6 +79,9 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
     let mut join = (Duration::ZERO, "");
     let mut copy_bytes = 0u64;
     let mut breakdown = String::new();
+    let mut server_part = Duration::ZERO;
+    // The inserted rows' dumps: their CPU time (user and system).
+    let mut dump_cpu = Vec::new();
     for round in 0..ROUNDS {
         exec(&mut m, "TRUNCATE artist");
         exec(&mut m, "TRUNCATE replgen.log_1");
@@ -102,7 +105,7 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
                 copy_bytes = n;
                 let (gz, text) = gzip_copy(&mut m);
                 gz_copy_bytes = gz;
-                breakdown = dump_breakdown(&mut m, text);
+                (breakdown, server_part) = dump_breakdown(&mut m, text);
                 floor = format_floor(&mut m);
                 join = join_floor(&mut m);
             }
@@ -131,6 +134,9 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
                 mb(size)
             );
             times[i].push((run.elapsed, copy_time));
+            if i == 0 {
+                dump_cpu.push(run.cpu.as_secs_f64());
+            }
             packet_bytes[i] = size;
             if round == 0 && i == 0 {
                 recompressed = recompress(packets.last().unwrap());
@@ -211,6 +217,20 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
             format!("{} (COPY TO STDOUT)", secs(floor.1)),
         )
         .ratio(floor.1.as_secs_f64() / join.0.as_secs_f64()),
+    );
+    // The CPU a dump needs, against the two cores' time the goal allows.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = util::median(dump_cpu) + server_part.as_secs_f64();
+    let copy = util::median(times[0].iter().map(|t| t.1.as_secs_f64()).collect());
+    section.rows.push(
+        Row::new(
+            format!(
+                "reference: the CPU time of a dump of the inserted rows (the dumper's user and system time, median, plus the server's part: its query alone, COPY to /dev/null) over the machine's {cores} cores, against the wall time the goal allows (COPY's / 0.6); ratio = allowed / this"
+            ),
+            format!("{} ({:.2} s of CPU)", secs(Duration::from_secs_f64(cpu / cores as f64)), cpu),
+            format!("{} (allowed)", secs(Duration::from_secs_f64(copy / 0.6))),
+        )
+        .ratio(copy / 0.6 / (cpu / cores as f64)),
     );
     section.notes.push(breakdown);
 }
@@ -307,7 +327,7 @@ fn gzip_copy(m: &mut postgres::Client) -> (u64, Vec<u8>) {
 
 /// Where a cut's time goes, measured separately in a rolled-back transaction with the cut's
 /// planner settings: the dump query's COPY, and gzip of the table's COPY text in one thread.
-fn dump_breakdown(m: &mut postgres::Client, text: Vec<u8>) -> String {
+fn dump_breakdown(m: &mut postgres::Client, text: Vec<u8>) -> (String, Duration) {
     let query = replgen_runtime::sql::dump_table(NarrowArtist::TABLE, true, false);
     let mut tx = m
         .build_transaction()
@@ -331,6 +351,11 @@ fn dump_breakdown(m: &mut postgres::Client, text: Vec<u8>) -> String {
         let end = query.rfind(") TO STDOUT").expect(") TO STDOUT");
         query[start..end].to_string()
     };
+    // The server's part alone: the same query written to /dev/null by the server.
+    let start = Instant::now();
+    tx.batch_execute(&format!("COPY ({select}) TO '/dev/null'"))
+        .expect("dump query to /dev/null");
+    let server_part = start.elapsed();
     let plan: Vec<String> = tx
         .query(&format!("EXPLAIN (ANALYZE, BUFFERS) {select}"), &[])
         .expect("explain")
@@ -350,20 +375,22 @@ fn dump_breakdown(m: &mut postgres::Client, text: Vec<u8>) -> String {
             mb(n as u64)
         ));
     }
-    format!(
+    let note = format!(
         "Breakdown, inserted rows (round 1, separately, rolled back, the cut's settings for 1M keys of one statement: merge join, no grouping): dump query COPY {} \
-         ({} of text; the table's COPY text is {}), gzip of it in one thread: {}. Its plan (EXPLAIN ANALYZE): \
+         ({} of text; the table's COPY text is {}; the server alone, COPY to /dev/null, {}), gzip of it in one thread: {}. Its plan (EXPLAIN ANALYZE): \
          `{}`.",
         secs(query_time),
         mb(raw.len() as u64),
         mb(text.len() as u64),
+        secs(server_part),
         gzip.join(", "),
         plan.iter()
             .map(|l| l.trim())
             .filter(|l| !l.starts_with("Buffers") && !l.starts_with("Planning"))
             .collect::<Vec<_>>()
             .join(" / ")
-    )
+    );
+    (note, server_part)
 }
 
 /// The floor of any capture built on transition tables: the same statement triggers as the

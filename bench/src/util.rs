@@ -181,6 +181,8 @@ pub struct Run {
     pub elapsed: Duration,
     /// Peak resident set size of the child alone, bytes.
     pub max_rss: u64,
+    /// The child's user and system CPU time (with its own children's).
+    pub cpu: Duration,
     pub stdout: String,
 }
 
@@ -252,7 +254,7 @@ pub fn run(cmd: &mut Command, what: &str) -> Run {
             }
         })
     });
-    let (status, _) = wait_child(pid);
+    let (status, cpu) = wait_child(pid);
     let elapsed = start.elapsed();
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     if let Some(s) = sampler {
@@ -280,12 +282,14 @@ pub fn run(cmd: &mut Command, what: &str) -> Run {
     Run {
         elapsed,
         max_rss,
+        cpu,
         stdout,
     }
 }
 
-/// Waits for one child by pid; its wait status and its own ru_maxrss in bytes.
-pub fn wait_child(pid: u32) -> (i32, u64) {
+/// Waits for one child by pid; its wait status and its CPU time (user and system, with the
+/// children it waited for).
+pub fn wait_child(pid: u32) -> (i32, Duration) {
     let mut status = 0;
     // SAFETY: rusage is plain old data, written by wait4 for the child we started.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -300,7 +304,8 @@ pub fn wait_child(pid: u32) -> (i32, u64) {
             panic!("wait4 {pid}: {e}");
         }
     }
-    (status, usage.ru_maxrss as u64 * 1024)
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (status, time(usage.ru_utime) + time(usage.ru_stime))
 }
 
 /// Sends SIGTERM to a child we started.
