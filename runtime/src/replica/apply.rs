@@ -538,7 +538,6 @@ impl Replica {
     }
 }
 
-/// A fetched packet's file, read again from its start.
 /// How many of a packet's first lines [`opens_with_adds`] reads.
 const PEEK_LINES: usize = 10_000;
 
@@ -561,6 +560,7 @@ fn opens_with_adds(file: &File, entry: &Entry, limits: crate::packet::Limits) ->
     true
 }
 
+/// A fetched packet's file, read again from its start.
 fn reopen(file: &File, entry: &Entry) -> Result<File> {
     let mut file = file
         .try_clone()
