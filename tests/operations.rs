@@ -80,6 +80,40 @@ fn apply_and_import_against_the_master_refuse_and_change_nothing() {
     assert!(lines[0].contains("\tNEW\t"), "{lines:?}");
 }
 
+/// `uninstall` on a master whose change logs hold changes no packet has published refuses,
+/// naming the tables, and changes nothing (it used to drop them with the logs, and the feed's
+/// replicas stayed behind for good, silently; found by an operator review). After a dump it
+/// goes ahead, and `--drop-uncut-changes` drops them when that is meant.
+#[test]
+fn uninstall_refuses_to_drop_changes_no_packet_has_published() {
+    let env = Env::new("ops_uninstall_uncut");
+    let mut master = env.connect_master();
+    insert_area(&mut master, 910_001, "published");
+    env.dump();
+    env.apply();
+    insert_area(&mut master, 910_002, "not yet cut");
+    let err = env.mirror_fails(&["uninstall", "--db", &env.master], 1);
+    assert!(
+        err.contains("the change logs of public.area hold changes no packet has published yet")
+            && err.contains("--drop-uncut-changes"),
+        "{err}"
+    );
+    assert!(env.pending_changes() > 0, "the refusal kept the change");
+    // Nothing was changed: the next dump publishes the change, and the replica gets it.
+    env.dump();
+    env.apply();
+    env.assert_identical();
+    env.mirror_ok(&["uninstall", "--db", &env.master]);
+    env.mirror_ok(&["install", "--db", &env.master]);
+    insert_area(&mut master, 910_003, "dropped on purpose");
+    env.mirror_ok(&["uninstall", "--db", &env.master, "--drop-uncut-changes"]);
+    let left: bool = master
+        .query_one("SELECT to_regclass('replgen.meta') IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(left, "uninstall removed the capture");
+}
+
 /// A replica that lost its position (its replgen schema dropped, say by `uninstall --forget-position`)
 /// is not applied from packet 1 over its rows: that left rows of its own beside the master's
 /// (found by an operator review). `uninstall` itself refuses on a replica unless told.

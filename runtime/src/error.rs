@@ -284,6 +284,12 @@ pub enum Error {
          changed; pass --forget-position to do it all the same"
     )]
     UninstallReplica { serial: u64 },
+    #[error(
+        "the change logs of {tables} hold changes no packet has published yet: uninstall would drop them, \
+         and the feed's replicas would never get them. Nothing was changed; run `dump` first, or pass \
+         --drop-uncut-changes to drop them all the same"
+    )]
+    UninstallUncut { tables: String },
     /// `apply` or `import` pointed at a database with change capture installed.
     #[error(
         "this database publishes a feed (change capture is installed: replgen.meta exists), so it is a master \

@@ -62,6 +62,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "state",
     "table_buckets",
     "table_digest",
+    "uncut_logs",
     "upgrade_blockers",
     "upgrade_table",
     "upgrade_table_after",

@@ -139,6 +139,10 @@ enum Command {
         /// with replgen's state, and it can then only start again from an export.
         #[arg(long)]
         forget_position: bool,
+        /// Also when the change logs hold changes no packet has published yet (they go with
+        /// the logs, and the feed's replicas never get them). Without it, uninstall refuses.
+        #[arg(long)]
+        drop_uncut_changes: bool,
     },
     /// Writes a new minisign key pair for signing the feed (unencrypted, like `minisign -G -W`;
     /// the secret key file is private, 0600). Never overwrites a file.
@@ -534,6 +538,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
         Command::Uninstall {
             db: DbArg { db },
             forget_position,
+            drop_uncut_changes,
         } => {
             if !forget_position {
                 if let Some(p) = crate::replica::Replica::position_of(&db)? {
@@ -541,6 +546,14 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 }
             }
             let mut client = db::connect(&db)?;
+            if !drop_uncut_changes {
+                let uncut = crate::master::uncut_tables(&mut client, schema)?;
+                if !uncut.is_empty() {
+                    return Err(Error::UninstallUncut {
+                        tables: uncut.join(", "),
+                    });
+                }
+            }
             client
                 .batch_execute(schema.uninstall_sql)
                 .context(|| "the uninstall migration failed".into())?;

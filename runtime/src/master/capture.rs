@@ -40,6 +40,27 @@ pub fn installed_layout(
     }
 }
 
+/// The tables whose change logs hold changes no packet has published yet, named as `schema`
+/// (or any layout it knows) names them, by id otherwise; empty without capture.
+pub fn uncut_tables(
+    client: &mut impl GenericClient,
+    schema: &'static SchemaDef,
+) -> Result<Vec<String>> {
+    let ids = client
+        .query(&sql::plain("uncut_logs"), &[])
+        .context(|| "cannot read the change logs".into())?;
+    Ok(ids
+        .iter()
+        .map(|row| {
+            let id = row.get::<_, i32>(0) as u32;
+            std::iter::once(schema)
+                .chain(schema.earlier.iter().rev().copied())
+                .find_map(|layout| layout.table(id))
+                .map_or_else(|| format!("the table of id {id}"), |t| t.display_name())
+        })
+        .collect())
+}
+
 /// The installed capture's schema_version and fingerprint; None when it is not installed.
 fn installed(client: &mut impl GenericClient) -> Result<Option<(u32, String)>> {
     let exists: bool = client
