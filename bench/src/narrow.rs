@@ -221,11 +221,13 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
     // The CPU a dump needs, against the two cores' time the goal allows.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cpu = util::median(dump_cpu) + server_part.as_secs_f64();
-    let copy = util::median(times[0].iter().map(|t| t.1.as_secs_f64()).collect());
+    // COPY's best time, as the other references use: rounds the machine slowed are no measure
+    // of what the goal allows.
+    let copy = floor.1.as_secs_f64();
     section.rows.push(
         Row::new(
             format!(
-                "reference: the CPU time of a dump of the inserted rows (the dumper's user and system time, median, plus the server's part: its query alone, COPY to /dev/null) over the machine's {cores} cores, against the wall time the goal allows (COPY's / 0.6); ratio = allowed / this"
+                "reference: the CPU time of a dump of the inserted rows (the dumper's user and system time, median, plus the server's part: its query alone, COPY to /dev/null) over the machine's {cores} cores, against the wall time the goal allows (COPY's best of 2 / 0.6); ratio = allowed / this"
             ),
             format!("{} ({:.2} s of CPU)", secs(Duration::from_secs_f64(cpu / cores as f64)), cpu),
             format!("{} (allowed)", secs(Duration::from_secs_f64(copy / 0.6))),
