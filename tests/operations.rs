@@ -114,6 +114,47 @@ fn uninstall_refuses_to_drop_changes_no_packet_has_published() {
     assert!(left, "uninstall removed the capture");
 }
 
+/// A writer whose change is logged but not yet committed when `uninstall` starts: uninstall
+/// waits for it (it locks the tables against writers before it reads the logs), then finds the
+/// change and refuses. Read before the lock, the logs were empty, and the change went with them
+/// once the writer committed.
+#[test]
+fn uninstall_waits_for_a_writer_in_progress_and_keeps_its_change() {
+    let env = Env::new("ops_uninstall_writer");
+    let mut writer = env.connect_master();
+    let mut tx = writer.transaction().unwrap();
+    tx.execute(
+        "INSERT INTO area (id, gid, name) VALUES (920001, gen_random_uuid(), 'in flight')",
+        &[],
+    )
+    .unwrap();
+    let mut uninstall = common::Child::spawn(
+        std::process::Command::new(common::mirror_bin())
+            .args(["uninstall", "--db", &env.master])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    );
+    let mut watch = env.connect_master();
+    common::wait_until("uninstall waits for the writer", || {
+        count(
+            &mut watch,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ) > 0
+    });
+    tx.commit().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut uninstall.stderr.take().unwrap(), &mut err).unwrap();
+    let status = uninstall.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the change logs of public.area hold changes no packet has published yet"),
+        "{err}"
+    );
+    env.dump();
+    env.apply();
+    env.assert_identical();
+}
+
 /// A replica that lost its position (its replgen schema dropped, say by `uninstall --forget-position`)
 /// is not applied from packet 1 over its rows: that left rows of its own beside the master's
 /// (found by an operator review). `uninstall` itself refuses on a replica unless told.

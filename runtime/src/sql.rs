@@ -63,6 +63,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "table_buckets",
     "table_digest",
     "uncut_logs",
+    "uninstall_lock",
     "upgrade_blockers",
     "upgrade_table",
     "upgrade_table_after",

@@ -546,17 +546,7 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 }
             }
             let mut client = db::connect(&db)?;
-            if !drop_uncut_changes {
-                let uncut = crate::master::uncut_tables(&mut client, schema)?;
-                if !uncut.is_empty() {
-                    return Err(Error::UninstallUncut {
-                        tables: uncut.join(", "),
-                    });
-                }
-            }
-            client
-                .batch_execute(schema.uninstall_sql)
-                .context(|| "the uninstall migration failed".into())?;
+            crate::master::uninstall(&mut client, schema, drop_uncut_changes)?;
             say!("removed change capture");
             Ok(())
         }

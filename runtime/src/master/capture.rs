@@ -1,7 +1,7 @@
 //! Whether the capture installed in the database is the one this binary was generated with: a
 //! forgotten migration would otherwise produce packets nobody can apply.
 
-use postgres::GenericClient;
+use postgres::{Client, GenericClient};
 
 use crate::def::SchemaDef;
 use crate::error::{Context, Error, Result};
@@ -40,9 +40,35 @@ pub fn installed_layout(
     }
 }
 
+/// Removes change capture and replgen's state (the binary's uninstall migration), in one
+/// transaction. Unless `drop_uncut`, the replicated tables are first locked against writers and
+/// the uninstall refused while a change log holds changes no packet has published: they would
+/// go with the logs, and the feed's replicas would never get them.
+pub fn uninstall(client: &mut Client, schema: &'static SchemaDef, drop_uncut: bool) -> Result<()> {
+    // The migration's own BEGIN is then a warning, and its COMMIT ends this transaction; an
+    // error drops the connection, which rolls it back.
+    client
+        .batch_execute("BEGIN")
+        .context(|| "cannot begin the uninstall".into())?;
+    if !drop_uncut {
+        client
+            .batch_execute(&sql::for_tables("uninstall_lock", schema.tables))
+            .context(|| "cannot lock the replicated tables against writers".into())?;
+        let uncut = uncut_tables(client, schema)?;
+        if !uncut.is_empty() {
+            return Err(Error::UninstallUncut {
+                tables: uncut.join(", "),
+            });
+        }
+    }
+    client
+        .batch_execute(schema.uninstall_sql)
+        .context(|| "the uninstall migration failed".into())
+}
+
 /// The tables whose change logs hold changes no packet has published yet, named as `schema`
-/// (or any layout it knows) names them, by id otherwise; empty without capture.
-pub fn uncut_tables(
+/// (or a layout before it) names them, by id otherwise.
+fn uncut_tables(
     client: &mut impl GenericClient,
     schema: &'static SchemaDef,
 ) -> Result<Vec<String>> {

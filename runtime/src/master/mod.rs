@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use postgres::Client;
 
-pub use capture::{installed_layout, uncut_tables};
+pub use capture::{installed_layout, uninstall};
 pub use cut::CutSummary;
 pub use export::ExportSummary;
 
