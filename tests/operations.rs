@@ -94,7 +94,7 @@ fn uninstall_refuses_to_drop_changes_no_packet_has_published() {
     insert_area(&mut master, 910_002, "not yet cut");
     let err = env.mirror_fails(&["uninstall", "--db", &env.master], 1);
     assert!(
-        err.contains("the change logs of public.area hold changes no packet has published yet")
+        err.contains("there are changes no packet has published yet, of public.area")
             && err.contains("--drop-uncut-changes"),
         "{err}"
     );
@@ -112,6 +112,9 @@ fn uninstall_refuses_to_drop_changes_no_packet_has_published() {
         .unwrap()
         .get(0);
     assert!(left, "uninstall removed the capture");
+    // Run again, it says there was nothing to remove (it said "removed change capture").
+    let out = env.mirror_ok(&["uninstall", "--db", &env.master]);
+    assert!(out.contains("no change capture was installed"), "{out}");
 }
 
 /// A writer whose change is logged but not yet committed when `uninstall` starts: uninstall
@@ -147,7 +150,7 @@ fn uninstall_waits_for_a_writer_in_progress_and_keeps_its_change() {
     let status = uninstall.wait().unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
-        err.contains("the change logs of public.area hold changes no packet has published yet"),
+        err.contains("there are changes no packet has published yet, of public.area"),
         "{err}"
     );
     env.dump();

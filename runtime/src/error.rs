@@ -285,9 +285,10 @@ pub enum Error {
     )]
     UninstallReplica { serial: u64 },
     #[error(
-        "the change logs of {tables} hold changes no packet has published yet: uninstall would drop them, \
-         and the feed's replicas would never get them. Nothing was changed; run `dump` first, or pass \
-         --drop-uncut-changes to drop them all the same"
+        "there are changes no packet has published yet, of {tables} (in the change logs, or partitions \
+         attached or detached since the last cut): uninstall would drop them, and the feed's replicas \
+         would never get them. Nothing was changed; run `dump` first, or pass --drop-uncut-changes to \
+         drop them all the same"
     )]
     UninstallUncut { tables: String },
     /// `apply` or `import` pointed at a database with change capture installed.

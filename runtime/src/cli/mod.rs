@@ -546,8 +546,10 @@ fn run(cli: Cli, schema: &'static SchemaDef) -> Result<()> {
                 }
             }
             let mut client = db::connect(&db)?;
-            crate::master::uninstall(&mut client, schema, drop_uncut_changes)?;
-            say!("removed change capture");
+            match crate::master::uninstall(&mut client, schema, drop_uncut_changes)? {
+                true => say!("removed change capture"),
+                false => say!("no change capture was installed; removed what was left of replgen's state, if any"),
+            }
             Ok(())
         }
         Command::Dump {

@@ -3,7 +3,7 @@
 
 use postgres::{Client, GenericClient};
 
-use crate::def::SchemaDef;
+use crate::def::{SchemaDef, TableDef};
 use crate::error::{Context, Error, Result};
 use crate::sql;
 
@@ -41,20 +41,43 @@ pub fn installed_layout(
 }
 
 /// Removes change capture and replgen's state (the binary's uninstall migration), in one
-/// transaction. Unless `drop_uncut`, the replicated tables are first locked against writers and
-/// the uninstall refused while a change log holds changes no packet has published: they would
-/// go with the logs, and the feed's replicas would never get them.
-pub fn uninstall(client: &mut Client, schema: &'static SchemaDef, drop_uncut: bool) -> Result<()> {
+/// transaction; whether capture was installed. Unless `drop_uncut`, the replicated tables (of
+/// every layout the binary knows) are first locked against writers, and the uninstall refused
+/// while changes no packet has published wait: in a change log, or a partition attached or
+/// detached since the last cut. They would go with replgen's state, and the feed's replicas
+/// would never get them.
+pub fn uninstall(
+    client: &mut Client,
+    schema: &'static SchemaDef,
+    drop_uncut: bool,
+) -> Result<bool> {
     // The migration's own BEGIN is then a warning, and its COMMIT ends this transaction; an
     // error drops the connection, which rolls it back.
     client
         .batch_execute("BEGIN")
         .context(|| "cannot begin the uninstall".into())?;
-    if !drop_uncut {
+    let was_installed = installed(client)?.is_some();
+    if was_installed && !drop_uncut {
+        let mut tables: Vec<&'static TableDef> = Vec::new();
+        for layout in std::iter::once(schema).chain(schema.earlier.iter().copied()) {
+            for &t in layout.tables {
+                if !tables
+                    .iter()
+                    .any(|k| (k.schema, k.name) == (t.schema, t.name))
+                {
+                    tables.push(t);
+                }
+            }
+        }
         client
-            .batch_execute(&sql::for_tables("uninstall_lock", schema.tables))
+            .batch_execute(&sql::for_tables("uninstall_lock", &tables))
             .context(|| "cannot lock the replicated tables against writers".into())?;
-        let uncut = uncut_tables(client, schema)?;
+        let mut uncut = uncut_tables(client, schema)?;
+        for table in super::partitions::unpublished(client, schema)? {
+            if !uncut.contains(&table) {
+                uncut.push(table);
+            }
+        }
         if !uncut.is_empty() {
             return Err(Error::UninstallUncut {
                 tables: uncut.join(", "),
@@ -63,7 +86,8 @@ pub fn uninstall(client: &mut Client, schema: &'static SchemaDef, drop_uncut: bo
     }
     client
         .batch_execute(schema.uninstall_sql)
-        .context(|| "the uninstall migration failed".into())
+        .context(|| "the uninstall migration failed".into())?;
+    Ok(was_installed)
 }
 
 /// The tables whose change logs hold changes no packet has published yet, named as `schema`

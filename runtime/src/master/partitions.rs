@@ -102,11 +102,36 @@ pub fn check(tx: &mut Transaction, schema: &'static SchemaDef) -> Result<()> {
         .query(&sql::plain("partitions"), &[&ids, &schemas, &names])
         .context(|| "cannot read the capture triggers and partitions from the catalog".into())?;
     let nodes: Vec<Node> = rows.iter().map(Node::from_row).collect();
-    let changes = compare(schema, &nodes)?;
+    let (changes, problems) = compare(schema, &nodes);
+    problems?;
     apply(tx, changes)
 }
 
-fn compare(schema: &'static SchemaDef, nodes: &[Node]) -> Result<Changes> {
+/// The tables with partitions attached or detached since the last cut, which the next cut
+/// publishes (as ADDs of their rows, REMOVEs of their keys): changes that no change log holds.
+pub fn unpublished(
+    client: &mut impl postgres::GenericClient,
+    schema: &'static SchemaDef,
+) -> Result<Vec<String>> {
+    let ids: Vec<i32> = schema.tables.iter().map(|t| t.id as i32).collect();
+    let schemas: Vec<&str> = schema.tables.iter().map(|t| t.schema).collect();
+    let names: Vec<&str> = schema.tables.iter().map(|t| t.name).collect();
+    let rows = client
+        .query(&sql::plain("partitions"), &[&ids, &schemas, &names])
+        .context(|| "cannot read the partitions from the catalog".into())?;
+    let nodes: Vec<Node> = rows.iter().map(Node::from_row).collect();
+    let (changes, _) = compare(schema, &nodes);
+    let tables: BTreeSet<String> = changes
+        .added
+        .iter()
+        .chain(&changes.removed)
+        .map(|(table, _)| table.display_name())
+        .collect();
+    Ok(tables.into_iter().collect())
+}
+
+/// The partitions' changes since the last cut, and whether the capture is complete.
+fn compare(schema: &'static SchemaDef, nodes: &[Node]) -> (Changes, Result<()>) {
     let mut problems = Vec::new();
     let mut tables = BTreeSet::new();
     let mut changes = Changes::default();
@@ -169,14 +194,14 @@ fn compare(schema: &'static SchemaDef, nodes: &[Node]) -> Result<Changes> {
                 .push((node.table_id, node.relid, node.name.clone()));
         }
     }
-    if problems.is_empty() {
-        Ok(changes)
-    } else {
-        Err(Error::CaptureIncomplete {
+    let complete = match problems.is_empty() {
+        true => Ok(()),
+        false => Err(Error::CaptureIncomplete {
             tables: tables.into_iter().collect(),
             problems,
-        })
-    }
+        }),
+    };
+    (changes, complete)
 }
 
 fn apply(tx: &mut Transaction, changes: Changes) -> Result<()> {
