@@ -192,7 +192,8 @@ pub fn run(opts: &Opts) -> Section {
          mode). Ratio = one-packet time / many-packets time (higher is better; 1× means a packet \
          costs nothing beyond its rows). Consecutive packets of one layout apply as one batch (one staging COPY \
          and merge per table for the whole batch, staged newest packet first, a line whose key a newer packet \
-         changes again left out, the last packet's position), bounded at 500,000 rows, 64 MiB or 256 packets."
+         changes again left out, or in packet order when its first and last packets open with new rows only; \
+         the last packet's position), bounded at 500,000 rows, 64 MiB or 256 packets."
             .into(),
     );
     let (small, per) = if opts.quick {
