@@ -95,13 +95,7 @@ struct Changes {
 /// Refuses, naming every table and partition, when the capture is incomplete; otherwise logs the
 /// partitions attached and detached since the last cut and records the partitions now.
 pub fn check(tx: &mut Transaction, schema: &'static SchemaDef) -> Result<()> {
-    let ids: Vec<i32> = schema.tables.iter().map(|t| t.id as i32).collect();
-    let schemas: Vec<&str> = schema.tables.iter().map(|t| t.schema).collect();
-    let names: Vec<&str> = schema.tables.iter().map(|t| t.name).collect();
-    let rows = tx
-        .query(&sql::plain("partitions"), &[&ids, &schemas, &names])
-        .context(|| "cannot read the capture triggers and partitions from the catalog".into())?;
-    let nodes: Vec<Node> = rows.iter().map(Node::from_row).collect();
+    let nodes = read_nodes(tx, schema)?;
     let (changes, problems) = compare(schema, &nodes);
     problems?;
     apply(tx, changes)
@@ -113,13 +107,7 @@ pub fn unpublished(
     client: &mut impl postgres::GenericClient,
     schema: &'static SchemaDef,
 ) -> Result<Vec<String>> {
-    let ids: Vec<i32> = schema.tables.iter().map(|t| t.id as i32).collect();
-    let schemas: Vec<&str> = schema.tables.iter().map(|t| t.schema).collect();
-    let names: Vec<&str> = schema.tables.iter().map(|t| t.name).collect();
-    let rows = client
-        .query(&sql::plain("partitions"), &[&ids, &schemas, &names])
-        .context(|| "cannot read the partitions from the catalog".into())?;
-    let nodes: Vec<Node> = rows.iter().map(Node::from_row).collect();
+    let nodes = read_nodes(client, schema)?;
     let (changes, _) = compare(schema, &nodes);
     let tables: BTreeSet<String> = changes
         .added
@@ -128,6 +116,21 @@ pub fn unpublished(
         .map(|(table, _)| table.display_name())
         .collect();
     Ok(tables.into_iter().collect())
+}
+
+/// Every replicated table's partition tree with its capture triggers, and what the last cut
+/// recorded of it.
+fn read_nodes(
+    client: &mut impl postgres::GenericClient,
+    schema: &'static SchemaDef,
+) -> Result<Vec<Node>> {
+    let ids: Vec<i32> = schema.tables.iter().map(|t| t.id as i32).collect();
+    let schemas: Vec<&str> = schema.tables.iter().map(|t| t.schema).collect();
+    let names: Vec<&str> = schema.tables.iter().map(|t| t.name).collect();
+    let rows = client
+        .query(&sql::plain("partitions"), &[&ids, &schemas, &names])
+        .context(|| "cannot read the capture triggers and partitions from the catalog".into())?;
+    Ok(rows.iter().map(Node::from_row).collect())
 }
 
 /// The partitions' changes since the last cut, and whether the capture is complete.
