@@ -237,6 +237,15 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
     section.notes.push(breakdown);
 }
 
+/// The columns of a packet line after its rowid and op, as the floors select them from `t`.
+fn line_columns() -> String {
+    NARROW_COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How long the server takes to write the lines a cut of one statement reads (rowid, op, the
 /// columns; the dumper adds the table id and the timestamp) of every row with no change log,
 /// join or grouping, against the plain COPY: the most a dump of every row could achieve with
@@ -244,11 +253,7 @@ fn dump_rows(opts: &Opts, section: &mut Section) {
 fn format_floor(m: &mut postgres::Client) -> (Duration, Duration) {
     let shaped = format!(
         "COPY (SELECT t.id, 0, {} FROM artist t) TO STDOUT",
-        NARROW_COLUMNS
-            .split(", ")
-            .map(|c| format!("t.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        line_columns()
     );
     let mut best = (Duration::MAX, Duration::MAX);
     for _ in 0..2 {
@@ -271,11 +276,7 @@ fn join_floor(m: &mut postgres::Client) -> (Duration, &'static str) {
     let shaped = format!(
         "COPY (SELECT t.id, 0, {} FROM (SELECT unnest(l.k1) AS k FROM replgen.log_1 l) c \
          JOIN artist t ON t.id = c.k) TO STDOUT",
-        NARROW_COLUMNS
-            .split(", ")
-            .map(|c| format!("t.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        line_columns()
     );
     let mut best = (Duration::MAX, "");
     for (join, off) in [
